@@ -1,0 +1,280 @@
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { ZodError } from 'zod';
+import { parseLinkKeys, replyUrl, signLink, type LinkKeys } from '../common/links';
+import { CalendarMissingError, chinaCalendar } from '../domain/calendar';
+import { scheduleFor } from '../domain/schedule';
+import { officeUnit, resolveAssignees, type Unit } from '../domain/units';
+import { getPlan } from '../db/plans-repo';
+import { loadDirectory } from '../db/units-repo';
+import type {
+  CycleResult,
+  CycleSchedule,
+  NoticeRequest,
+  ReportRecord,
+  StatusUpdate,
+  UnitRef,
+  WorkPointInput,
+} from '../workflows/definitions';
+import { renderNotice } from './templates';
+
+export interface ActivityDeps {
+  pool: Pool;
+  publicBaseUrl: string;
+  linkSecret: string;
+  /** How long reply links stay valid. */
+  linkTtlDays?: number;
+}
+
+export interface PrepareCycleInput {
+  year: number;
+  planId: number;
+  options?: unknown;
+  workflowId: string;
+}
+
+/** Non-retryable failure type when the directory cannot resolve every unit of the plan. */
+export const UNRESOLVED_ASSIGNEES = 'UnresolvedAssignees';
+export const INVALID_CYCLE_OPTIONS = 'InvalidCycleOptions';
+
+const toRef = (u: Unit): UnitRef => ({ id: u.id, name: u.name });
+
+/** Schedule with epoch-millisecond instants, as the workflows use them. */
+export function cycleScheduleFor(year: number, options: unknown): CycleSchedule {
+  const opts = { ...((options ?? {}) as Record<string, unknown>), year };
+  const s = scheduleFor(opts, chinaCalendar);
+  const ms = (iso: string) => Date.parse(iso);
+  return {
+    periods: s.periods.map((p) => ({
+      id: p.id,
+      label: p.label,
+      opensAt: ms(p.opensAt),
+      dueAt: ms(p.dueAt),
+      reminderAt: ms(p.reminderAt),
+      overdueNoticeAt: ms(p.overdueNoticeAt),
+      leadEscalationAt: ms(p.leadEscalationAt),
+      officeEscalationAt: ms(p.officeEscalationAt),
+    })),
+    review: {
+      requestAt: ms(s.review.requestAt),
+      summaryReminderAt: ms(s.review.summaryReminderAt),
+      summaryDueAt: ms(s.review.summaryDueAt),
+      officeEscalationAt: ms(s.review.officeEscalationAt),
+      ratingDueAt: ms(s.review.ratingDueAt),
+    },
+  };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { pool } = deps;
+  const keys: LinkKeys = parseLinkKeys(deps.linkSecret);
+  const ttlMs = (deps.linkTtlDays ?? 400) * 24 * 3600 * 1000;
+
+  function linkFor(n: NoticeRequest): string | undefined {
+    if (n.link === 'none') return undefined;
+    const token = signLink(keys, {
+      y: n.cycleYear,
+      wp: n.workPoint,
+      u: n.unitId,
+      p: n.link,
+      ...(n.link === 'report' && n.periodId ? { per: n.periodId } : {}),
+      exp: Math.floor((n.scheduledFor + ttlMs) / 1000),
+    });
+    return replyUrl(deps.publicBaseUrl, token);
+  }
+
+  return {
+    /**
+     * Reads the plan and the directory, resolves every work point's units and computes the schedule.
+     * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
+     */
+    async prepareCycle(input: PrepareCycleInput): Promise<{ workPoints: WorkPointInput[] }> {
+      const plan = await getPlan(pool, input.planId);
+      if (!plan) throw ApplicationFailure.nonRetryable(`plan ${input.planId} does not exist`, 'PlanNotFound');
+      let schedule: CycleSchedule;
+      try {
+        schedule = cycleScheduleFor(input.year, input.options);
+      } catch (err) {
+        if (err instanceof ZodError || err instanceof CalendarMissingError) {
+          throw ApplicationFailure.nonRetryable(err.message, INVALID_CYCLE_OPTIONS);
+        }
+        throw err;
+      }
+      const directory = await loadDirectory(pool);
+      const office = officeUnit(directory);
+      const workPoints: WorkPointInput[] = [];
+      const problems = [];
+      for (const wp of plan.workPoints) {
+        const resolved = resolveAssignees(wp, directory);
+        problems.push(...resolved.problems);
+        workPoints.push({
+          cycleYear: input.year,
+          planId: input.planId,
+          number: wp.number,
+          section: wp.section ?? '',
+          title: wp.title,
+          leadUnits: resolved.lead.map((r) => toRef(r.unit)),
+          responsibleUnits: resolved.responsible.map((r) => toRef(r.unit)),
+          office: office ? toRef(office) : { id: 'office', name: '园区依法治区办' },
+          schedule,
+        });
+      }
+      if (!office) {
+        throw ApplicationFailure.nonRetryable('单位目录缺少园区依法治区办（kind office）', UNRESOLVED_ASSIGNEES);
+      }
+      if (problems.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `单位目录无法解析 ${problems.length} 处单位：${problems
+            .map((p) => p.message)
+            .slice(0, 5)
+            .join('；')}`,
+          UNRESOLVED_ASSIGNEES,
+          problems,
+        );
+      }
+      await pool.query(`UPDATE cycles SET assignees = $2 WHERE year = $1`, [
+        input.year,
+        JSON.stringify(
+          workPoints.map((w) => ({ number: w.number, leadUnits: w.leadUnits, responsibleUnits: w.responsibleUnits })),
+        ),
+      ]);
+      return { workPoints };
+    },
+
+    /**
+     * Writes notices to the outbox, one row per recipient contact; the idempotency key (workflow
+     * ID + event + recipient) makes a retried call write nothing twice. The log channel is delivered
+     * here; email and webhook rows wait for the dispatcher.
+     */
+    async notify(notices: NoticeRequest[]): Promise<{ written: number }> {
+      const unitIds = [...new Set(notices.map((n) => n.unitId))];
+      const { rows } = await pool.query<{ id: string; name: string; contacts: Unit['contacts'] }>(
+        'SELECT id, name, contacts FROM units WHERE id = ANY($1)',
+        [unitIds],
+      );
+      const units = new Map(rows.map((r) => [r.id, r]));
+      let written = 0;
+      for (const n of notices) {
+        const unit = units.get(n.unitId);
+        const contacts =
+          unit && unit.contacts.length > 0 ? unit.contacts : [{ channel: 'log' as const, address: n.unitId }];
+        if (!unit || unit.contacts.length === 0) {
+          log.warn('unit has no contacts; notice goes to the log channel', { unitId: n.unitId, key: n.key });
+        }
+        const link = linkFor(n);
+        const { subject, body } = renderNotice(n, unit?.name ?? n.unitId, link);
+        for (const c of contacts) {
+          const key = contacts.length === 1 ? n.key : `${n.key}:${c.channel}:${c.address}`;
+          const delivered = c.channel === 'log';
+          const res = await pool.query(
+            `INSERT INTO outbox (idempotency_key, workflow_id, cycle_year, work_point, unit_id, kind, period, channel, address,
+                                 subject, body, link, scheduled_for, status, attempts, delivered_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, to_timestamp($13 / 1000.0), $14, $15, $16)
+             ON CONFLICT (idempotency_key) DO NOTHING`,
+            [
+              key,
+              n.workflowId,
+              n.cycleYear,
+              n.workPoint,
+              n.unitId,
+              n.kind,
+              n.periodId ?? null,
+              c.channel,
+              c.address,
+              subject,
+              body,
+              link ?? null,
+              n.scheduledFor,
+              delivered ? 'sent' : 'pending',
+              delivered ? 1 : 0,
+              delivered ? new Date() : null,
+            ],
+          );
+          if ((res.rowCount ?? 0) > 0) {
+            written += 1;
+            if (delivered) log.info(`notice ${n.kind} → ${unit?.name ?? n.unitId}: ${subject}`, { key });
+          }
+        }
+      }
+      return { written };
+    },
+
+    /** Stores reports and summaries; the submission id (unique) makes a retry land once. */
+    async saveReports(reports: ReportRecord[]): Promise<{ stored: number }> {
+      let stored = 0;
+      for (const r of reports) {
+        const res = await pool.query(
+          `INSERT INTO reports (submission_id, workflow_id, cycle_year, work_point, unit_id, period, kind, text, attachments,
+                                self_assessment, late, submitted_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, to_timestamp($12 / 1000.0))
+           ON CONFLICT (submission_id) DO NOTHING`,
+          [
+            r.submissionId,
+            r.workflowId,
+            r.cycleYear,
+            r.workPoint,
+            r.unitId,
+            r.periodId,
+            r.kind,
+            r.text,
+            JSON.stringify(r.attachments),
+            r.selfAssessment ?? null,
+            r.late,
+            r.submittedAt,
+          ],
+        );
+        stored += res.rowCount ?? 0;
+      }
+      return { stored };
+    },
+
+    /** Projection of a work point's status for the API; an older version never overwrites a newer one. */
+    async saveStatus(update: StatusUpdate): Promise<void> {
+      const { status, version } = update;
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO work_point_status (workflow_id, cycle_year, work_point, status, light, overdue_units, snapshot, version, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+           ON CONFLICT (workflow_id) DO UPDATE SET status = EXCLUDED.status, light = EXCLUDED.light,
+             overdue_units = EXCLUDED.overdue_units, snapshot = EXCLUDED.snapshot, version = EXCLUDED.version, updated_at = now()
+           WHERE work_point_status.version < EXCLUDED.version`,
+          [
+            status.workflowId,
+            status.cycleYear,
+            status.number,
+            status.phase,
+            status.light,
+            status.overdueUnits.map((u) => u.id),
+            JSON.stringify(status),
+            version,
+          ],
+        );
+        for (const [i, e] of update.timeline.entries()) {
+          await client.query(
+            `INSERT INTO work_point_timeline (workflow_id, seq, at, kind, unit_id, period, detail)
+             VALUES ($1, $2, to_timestamp($3 / 1000.0), $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+            [status.workflowId, update.timelineFrom + i, e.at, e.kind, e.unitId ?? null, e.periodId ?? null, e.detail],
+          );
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+
+    async saveCycleResult(result: CycleResult): Promise<void> {
+      await pool.query('UPDATE cycles SET result = $2, finished_at = to_timestamp($3 / 1000.0) WHERE year = $1', [
+        result.year,
+        JSON.stringify(result),
+        result.completedAt,
+      ]);
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,43 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Pool } from 'pg';
+import type { Client } from '@temporalio/client';
+import type { ApiConfig } from '../config';
+import { installErrorHandler } from './errors';
+import dbPlugin from './plugins/db';
+import temporalPlugin from './plugins/temporal';
+import docsPlugin from './plugins/docs';
+import healthRoutes from './routes/health';
+
+export interface AppDeps {
+  /** Pass to share a pool/client owned by the caller (tests); otherwise the app creates and closes its own. */
+  pool?: Pool;
+  temporal?: Client;
+}
+
+/** Builds the Fastify app. It never listens: api/main.ts does, tests use app.inject. */
+export async function buildApp(
+  config: ApiConfig,
+  deps: AppDeps = {},
+  fastifyOptions: FastifyServerOptions = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.LOG_LEVEL },
+    disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace',
+    bodyLimit: 2 * 1024 * 1024,
+    ...fastifyOptions,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(app);
+
+  await app.register(docsPlugin);
+  await app.register(dbPlugin, { databaseUrl: config.DATABASE_URL, pool: deps.pool });
+  await app.register(temporalPlugin, {
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    client: deps.temporal,
+  });
+  await app.register(healthRoutes);
+  return app;
+}

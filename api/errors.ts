@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+
+/** The one error shape every route answers with. */
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe('machine-readable code, e.g. validation_failed'),
+      message: z.string().describe('what went wrong and what to fix (Chinese first, English after)'),
+      details: z.unknown().optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** A business rejection that carries its HTTP status. */
+export class DomainError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const errorResponses = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  409: ErrorBodySchema,
+  422: ErrorBodySchema,
+  500: ErrorBodySchema,
+  503: ErrorBodySchema,
+} as const;
+
+export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof DomainError) {
+      return reply.status(err.statusCode).send(errorBody(err.code, err.message, err.details));
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const issues = err.validation.map((v) => ({
+        where: `${err.validationContext ?? 'request'}${v.instancePath || ''}`,
+        message: v.message ?? 'invalid',
+      }));
+      const summary = issues.map((i) => `${i.where}: ${i.message}`).join('; ');
+      return reply
+        .status(400)
+        .send(errorBody('validation_failed', `请求格式不正确 / invalid request — ${summary}`, issues));
+    }
+    if (isResponseSerializationError(err)) {
+      request.log.error({ err, url: request.url }, 'response did not match its schema');
+      return reply.status(500).send(errorBody('internal_error', '服务器内部错误 / internal error'));
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // Fastify's own 4xx (malformed JSON, body too large, unsupported media type): its message says what to fix.
+      return reply.status(status).send(errorBody(err.code ?? 'bad_request', `请求无法处理 / ${err.message}`));
+    }
+    request.log.error({ err, url: request.url, method: request.method }, 'request failed');
+    return reply
+      .status(500)
+      .send(errorBody('internal_error', '服务器内部错误，请稍后重试 / internal error, please retry later'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody('not_found', `没有这个地址 / no route ${request.method} ${request.url}`));
+  });
+}

@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+
+/** OpenAPI document at /docs/json, generated from the routes' zod schemas; the docs UI at /docs. */
+export default fp(
+  async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        info: {
+          title: 'duban 督办 API',
+          description:
+            'Annual work-plan supervision on Temporal: plans, unit directory, cycles, reports. ' +
+            'Errors always have the shape { error: { code, message, details? } }.',
+          version: '0.1.0',
+        },
+        tags: [
+          { name: 'health', description: 'liveness and readiness' },
+          { name: 'plans', description: '工作要点 — plans and work points' },
+          { name: 'units', description: '单位目录 — unit directory and groups' },
+          { name: 'cycles', description: '年度周期 — annual cycles' },
+        ],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: jsonSchemaTransformObject,
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+  },
+  { name: 'docs' },
+);

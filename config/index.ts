@@ -1,0 +1,127 @@
+import { z } from 'zod';
+
+/**
+ * One zod schema per process, parsed once at start (STYLE.md: Configuration).
+ * `load*Config(env)` takes its source as an argument so tests pass plain objects.
+ */
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`配置错误 / invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a TCP port number (1–65535)' })
+    .int('must be a TCP port number (1–65535)')
+    .min(1, 'must be a TCP port number (1–65535)')
+    .max(65535, 'must be a TCP port number (1–65535)')
+    .default(fallback);
+
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be one of true/false/1/0/yes/no' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+    } catch {
+      return false;
+    }
+  }, 'must be a PostgreSQL URL such as postgres://user@127.0.0.1:5432/duban');
+
+const hostPort = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port, for example 127.0.0.1:7233');
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
+const temporal = {
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('duban'),
+};
+
+const linkSecret = z.string().min(32, 'must be at least 32 characters (generate one with: openssl rand -hex 32)');
+
+export const ApiConfigSchema = z.object({
+  ...temporal,
+  DATABASE_URL: postgresUrl,
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PORT: port(3000),
+  PUBLIC_BASE_URL: z
+    .url({ error: 'must be an absolute http(s) URL, for example http://localhost:3000' })
+    .default('http://localhost:3000'),
+  LINK_SECRET: linkSecret,
+  TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
+  LOG_LEVEL: logLevel,
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+});
+export type ApiConfig = z.infer<typeof ApiConfigSchema>;
+
+export const WorkerConfigSchema = z.object({
+  ...temporal,
+  DATABASE_URL: postgresUrl,
+  PUBLIC_BASE_URL: z
+    .url({ error: 'must be an absolute http(s) URL, for example http://localhost:3000' })
+    .default('http://localhost:3000'),
+  LINK_SECRET: linkSecret,
+  LOG_LEVEL: logLevel,
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().positive().default(1000),
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+
+export const LauncherConfigSchema = z.object({
+  /** When set, the launcher uses this Temporal server and starts none. */
+  TEMPORAL_ADDRESS: hostPort.optional(),
+  TEMPORAL_NAMESPACE: temporal.TEMPORAL_NAMESPACE,
+  TEMPORAL_TASK_QUEUE: temporal.TEMPORAL_TASK_QUEUE,
+  TEMPORAL_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  /** When unset, the launcher serves an embedded PostgreSQL (PGlite) persisted under DATA_DIR. */
+  DATABASE_URL: postgresUrl.optional(),
+  EMBEDDED_PG_PORT: port(54329),
+  PORT: port(3000),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PUBLIC_BASE_URL: z.url().optional(),
+  LINK_SECRET: linkSecret.optional(),
+  DATA_DIR: z.string().trim().min(1).default('.data'),
+  SEED_DEMO: booleanFlag(true),
+  LOG_LEVEL: logLevel,
+});
+export type LauncherConfig = z.infer<typeof LauncherConfigSchema>;
+
+type Env = Record<string, string | undefined>;
+
+function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
+  // Empty strings mean "unset" so that a blank line in .env does not override a default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const variable = issue?.path.join('.') || 'environment';
+    const detail =
+      issue?.code === 'invalid_type' && cleaned[variable] === undefined
+        ? 'is required'
+        : (issue?.message ?? 'is invalid');
+    throw new ConfigError(variable, detail);
+  }
+  return result.data;
+}
+
+export const loadApiConfig = (env: Env): ApiConfig => parse(ApiConfigSchema, env);
+export const loadWorkerConfig = (env: Env): WorkerConfig => parse(WorkerConfigSchema, env);
+export const loadLauncherConfig = (env: Env): LauncherConfig => parse(LauncherConfigSchema, env);

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { ParseWarning, Plan, WorkPoint } from '../domain/plan';
+
+export interface StoredPlan extends Plan {
+  id: number;
+  year: number;
+  createdAt: string;
+  warnings: ParseWarning[];
+}
+
+export interface PlanSummary {
+  id: number;
+  year: number;
+  title: string | null;
+  docNumber: string | null;
+  issuedAt: string | null;
+  workPoints: number;
+  warnings: number;
+  createdAt: string;
+}
+
+/** Stores a parsed plan with its source text. The same document imported again returns the stored plan. */
+export async function savePlan(
+  pool: Pool,
+  plan: Plan & { year: number },
+  sourceText: string,
+  warnings: ParseWarning[],
+): Promise<{ id: number; created: boolean }> {
+  const sha = createHash('sha256').update(sourceText).digest('hex');
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const existing = await client.query<{ id: string }>('SELECT id FROM plans WHERE source_sha256 = $1', [sha]);
+    if (existing.rows[0]) {
+      await client.query('ROLLBACK');
+      return { id: Number(existing.rows[0].id), created: false };
+    }
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO plans (year, title, issuer, doc_number, issued_at, source_text, source_sha256, warnings, sections)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+      [
+        plan.year,
+        plan.title,
+        plan.issuer,
+        plan.docNumber,
+        plan.issuedAt,
+        sourceText,
+        sha,
+        JSON.stringify(warnings),
+        JSON.stringify(plan.sections),
+      ],
+    );
+    const id = Number(rows[0]?.id);
+    for (const wp of plan.workPoints) {
+      await client.query(
+        `INSERT INTO work_points (plan_id, number, section, title, text, lead_units, responsible_units)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [id, wp.number, wp.section, wp.title, wp.text, wp.leadUnits, wp.responsibleUnits],
+      );
+    }
+    await client.query('COMMIT');
+    return { id, created: true };
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+interface PlanRow {
+  id: string;
+  year: number;
+  title: string | null;
+  issuer: string | null;
+  doc_number: string | null;
+  issued_at: string | null;
+  warnings: ParseWarning[];
+  sections: Plan['sections'];
+  created_at: Date;
+}
+
+export async function getPlan(pool: Pool, id: number): Promise<StoredPlan | undefined> {
+  const { rows } = await pool.query<PlanRow>(
+    `SELECT id, year, title, issuer, doc_number, to_char(issued_at, 'YYYY-MM-DD') AS issued_at, warnings, sections, created_at
+     FROM plans WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const wps = await pool.query<{
+    number: number;
+    section: string | null;
+    title: string;
+    text: string;
+    lead_units: string[];
+    responsible_units: string[];
+  }>(
+    'SELECT number, section, title, text, lead_units, responsible_units FROM work_points WHERE plan_id = $1 ORDER BY number',
+    [id],
+  );
+  const workPoints: WorkPoint[] = wps.rows.map((w) => ({
+    number: w.number,
+    section: w.section,
+    title: w.title,
+    text: w.text,
+    leadUnits: w.lead_units,
+    responsibleUnits: w.responsible_units,
+  }));
+  return {
+    id: Number(row.id),
+    year: row.year,
+    title: row.title,
+    issuer: row.issuer,
+    docNumber: row.doc_number,
+    issuedAt: row.issued_at,
+    sections: row.sections,
+    workPoints,
+    warnings: row.warnings,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+export async function listPlans(pool: Pool): Promise<PlanSummary[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    year: number;
+    title: string | null;
+    doc_number: string | null;
+    issued_at: string | null;
+    work_points: string;
+    warnings: number;
+    created_at: Date;
+  }>(
+    `SELECT p.id, p.year, p.title, p.doc_number, to_char(p.issued_at, 'YYYY-MM-DD') AS issued_at,
+            (SELECT count(*) FROM work_points w WHERE w.plan_id = p.id) AS work_points,
+            jsonb_array_length(p.warnings) AS warnings, p.created_at
+     FROM plans p ORDER BY p.year DESC, p.id DESC`,
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    year: r.year,
+    title: r.title,
+    docNumber: r.doc_number,
+    issuedAt: r.issued_at,
+    workPoints: Number(r.work_points),
+    warnings: r.warnings,
+    createdAt: r.created_at.toISOString(),
+  }));
+}
+
+/** The most recently imported plan for a year (what a cycle uses when no planId is given). */
+export async function latestPlanIdForYear(pool: Pool, year: number): Promise<number | undefined> {
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM plans WHERE year = $1 ORDER BY id DESC LIMIT 1', [
+    year,
+  ]);
+  return rows[0] ? Number(rows[0].id) : undefined;
+}

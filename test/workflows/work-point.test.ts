@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
+import { importDirectory } from '../../db/units-repo';
+import {
+  rateReviewSignal,
+  reportSignal,
+  statusQuery,
+  summarySignal,
+  type CycleSchedule,
+  type UnitRef,
+  type WorkPointInput,
+} from '../../workflows/definitions';
+import { workPoint } from '../../workflows/work-point';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+const TASK_QUEUE = 'wp-test';
+
+let env: TestWorkflowEnvironment;
+let db: TestDatabase;
+
+beforeAll(async () => {
+  [env, db] = await Promise.all([createTimeSkippingEnv(), createTestDatabase()]);
+  await importDirectory(db.pool, DEMO_UNIT_DIRECTORY, { demo: true });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+  await db?.drop();
+});
+
+const unit = (name: string): UnitRef => {
+  const u = DEMO_UNIT_DIRECTORY.units.find((x) => x.name === name);
+  if (!u) throw new Error(`no demo unit ${name}`);
+  return { id: u.id, name: u.name };
+};
+
+/** Two periods, each due 10 days after it opens; reminder 2 days before, lead +2 days, office +4 days. */
+function drillSchedule(start: number): CycleSchedule {
+  const period = (id: string, label: string, opensAt: number) => {
+    const dueAt = opensAt + 10 * DAY;
+    return {
+      id,
+      label,
+      opensAt,
+      dueAt,
+      reminderAt: dueAt - 2 * DAY,
+      overdueNoticeAt: dueAt,
+      leadEscalationAt: dueAt + 2 * DAY,
+      officeEscalationAt: dueAt + 4 * DAY,
+    };
+  };
+  const h1 = period('H1', '上半年', start);
+  const annual = period('annual', '全年', h1.dueAt);
+  const requestAt = annual.officeEscalationAt + DAY;
+  return {
+    periods: [h1, annual],
+    review: {
+      requestAt,
+      summaryReminderAt: requestAt + 3 * DAY,
+      summaryDueAt: requestAt + 5 * DAY,
+      officeEscalationAt: requestAt + 7 * DAY,
+      ratingDueAt: requestAt + 10 * DAY,
+    },
+  };
+}
+
+async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({
+      pool: db.pool,
+      publicBaseUrl: 'http://duban.test',
+      linkSecret: 'test-secret-test-secret-test-secret',
+    }),
+  });
+  return worker.runUntil(fn);
+}
+
+async function outbox(workflowId: string) {
+  const { rows } = await db.pool.query<{ unit_id: string; kind: string; period: string | null; scheduled_for: Date }>(
+    'SELECT unit_id, kind, period, scheduled_for FROM outbox WHERE workflow_id = $1 ORDER BY scheduled_for, kind, unit_id',
+    [workflowId],
+  );
+  return rows.map((r) => ({ unit: r.unit_id, kind: r.kind, period: r.period, at: r.scheduled_for.getTime() }));
+}
+
+test('a unit that never reports is reminded, chased, escalated to the lead unit and then the office; one that reports is not', async () => {
+  const start = await env.currentTimeMs();
+  const schedule = drillSchedule(start);
+  const lead = unit('经发局');
+  const [good, silent] = [unit('中川镇'), unit('综合办')];
+  const office = unit('园区依法治区办');
+  const workflowId = `wp-test-${randomUUID()}`;
+  const input: WorkPointInput = {
+    cycleYear: 2099,
+    planId: 0,
+    number: 6,
+    section: '二',
+    title: '持续优化政务服务体系',
+    leadUnits: [lead],
+    responsibleUnits: [good, silent],
+    office,
+    schedule,
+  };
+
+  await withWorker(async () => {
+    const handle = await env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+    const h1 = schedule.periods[0]!;
+    await env.sleep(h1.reminderAt - start - HOUR);
+    await handle.signal(reportSignal, {
+      unitId: good.id,
+      periodId: 'H1',
+      submissionId: 's1',
+      text: '上半年进展',
+      submittedAt: await env.currentTimeMs(),
+    });
+    // The same form twice (double click) counts once.
+    await handle.signal(reportSignal, {
+      unitId: good.id,
+      periodId: 'H1',
+      submissionId: 's1',
+      text: '上半年进展',
+      submittedAt: await env.currentTimeMs(),
+    });
+    await env.sleep(h1.officeEscalationAt - (await env.currentTimeMs()) + HOUR);
+    const status = await handle.query(statusQuery);
+    expect(status.obligations.find((o) => o.unitId === good.id && o.periodId === 'H1')).toMatchObject({
+      state: 'submitted',
+      submissions: 1,
+    });
+    expect(status.obligations.find((o) => o.unitId === silent.id && o.periodId === 'H1')?.state).toBe(
+      'escalated-office',
+    );
+    expect(status.light).toBe('red');
+
+    const notices = await outbox(workflowId);
+    const h1Notices = notices.filter((n) => n.period === 'H1');
+    expect(h1Notices).toEqual([
+      { unit: good.id, kind: 'assignment', period: 'H1', at: h1.opensAt },
+      { unit: silent.id, kind: 'assignment', period: 'H1', at: h1.opensAt },
+      { unit: silent.id, kind: 'reminder', period: 'H1', at: h1.reminderAt },
+      { unit: silent.id, kind: 'overdue', period: 'H1', at: h1.dueAt },
+      { unit: lead.id, kind: 'escalation-lead', period: 'H1', at: h1.leadEscalationAt },
+      { unit: office.id, kind: 'escalation-office', period: 'H1', at: h1.officeEscalationAt },
+    ]);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM reports WHERE workflow_id = $1', [workflowId]);
+    expect(rows[0].n).toBe(1);
+
+    // Late H1 report is accepted and marked late; escalation stops.
+    await handle.signal(reportSignal, {
+      unitId: silent.id,
+      periodId: 'H1',
+      submissionId: 's2',
+      text: '迟到的报告',
+      submittedAt: await env.currentTimeMs(),
+    });
+    const after = await handle.query(statusQuery);
+    expect(after.obligations.find((o) => o.unitId === silent.id && o.periodId === 'H1')?.state).toBe('late');
+
+    // Finish the year: annual reports in, summary in, office rates.
+    const annual = schedule.periods[1]!;
+    await env.sleep(annual.reminderAt - (await env.currentTimeMs()) - HOUR);
+    for (const u of [good, silent]) {
+      await handle.signal(reportSignal, {
+        unitId: u.id,
+        periodId: 'annual',
+        submissionId: `a-${u.id}`,
+        text: '全年',
+        submittedAt: await env.currentTimeMs(),
+      });
+    }
+    await env.sleep(schedule.review.requestAt - (await env.currentTimeMs()) + HOUR);
+    await handle.signal(summarySignal, {
+      unitId: lead.id,
+      submissionId: 'sum-1',
+      text: '年度总结',
+      selfAssessment: '完成',
+      submittedAt: await env.currentTimeMs(),
+    });
+    await handle.signal(rateReviewSignal, { rating: '基本完成', comment: '综合办上半年逾期', by: 'office-test' });
+    const result = await handle.result();
+    expect(result.rating).toBe('基本完成');
+    expect(result.outcomes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ unitId: good.id, periodId: 'H1', outcome: 'on-time', escalation: 'none' }),
+        expect.objectContaining({ unitId: silent.id, periodId: 'H1', outcome: 'late', escalation: 'office' }),
+        expect.objectContaining({ unitId: silent.id, periodId: 'annual', outcome: 'on-time', escalation: 'none' }),
+      ]),
+    );
+    expect(result.escalations).toEqual({ lead: 1, office: 1 });
+  });
+}, 120_000);

@@ -1,0 +1,38 @@
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import { createActivities } from '../activities';
+
+export interface CreateWorkerOptions {
+  connection: NativeConnection;
+  pool: Pool;
+  config: {
+    TEMPORAL_NAMESPACE: string;
+    TEMPORAL_TASK_QUEUE: string;
+    PUBLIC_BASE_URL: string;
+    LINK_SECRET: string;
+    WORKER_MAX_CACHED_WORKFLOWS?: number;
+    WORKER_SHUTDOWN_GRACE_MS?: number;
+  };
+  /** Tests pass a prebuilt bundle so several workers share one webpack build. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+/** The one place a duban worker is assembled: production, the launcher and the tests all use it. */
+export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
+  const { config } = opts;
+  return Worker.create({
+    connection: opts.connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities({
+      pool: opts.pool,
+      publicBaseUrl: config.PUBLIC_BASE_URL,
+      linkSecret: config.LINK_SECRET,
+    }),
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? 1000,
+    shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS ?? 10_000,
+  });
+}

@@ -1,0 +1,442 @@
+/**
+ * Names every process shares: task queue, workflow IDs, search attributes, signals, queries and
+ * the types that cross the wire. Imported by workflows/, activities/, api/ and worker/ alike.
+ * Only deterministic imports here (it is bundled into the workflow sandbox).
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Light } from '../domain/light';
+
+export const DEFAULT_TASK_QUEUE = 'duban';
+
+export const cycleWorkflowId = (year: number): string => `cycle-${year}`;
+export const workPointWorkflowId = (year: number, number: number): string =>
+  `wp-${year}-${String(number).padStart(2, '0')}`;
+
+export const SA = {
+  year: defineSearchAttributeKey('DubanYear', SearchAttributeType.INT),
+  workPoint: defineSearchAttributeKey('DubanWorkPoint', SearchAttributeType.INT),
+  status: defineSearchAttributeKey('DubanStatus', SearchAttributeType.KEYWORD),
+  leadUnits: defineSearchAttributeKey('DubanLeadUnits', SearchAttributeType.KEYWORD_LIST),
+  overdueUnits: defineSearchAttributeKey('DubanOverdueUnits', SearchAttributeType.KEYWORD_LIST),
+} as const;
+
+/** Name → type, as `temporal operator search-attribute create` and the dev server's --search-attribute take them. */
+export const SEARCH_ATTRIBUTES: Record<string, 'Int' | 'Keyword' | 'KeywordList'> = {
+  DubanYear: 'Int',
+  DubanWorkPoint: 'Int',
+  DubanStatus: 'Keyword',
+  DubanLeadUnits: 'KeywordList',
+  DubanOverdueUnits: 'KeywordList',
+};
+
+// ─── Inputs ──────────────────────────────────────────────────────────────────────────────────────
+
+/** Instants are epoch milliseconds: plain numbers compare cheaply and survive JSON unchanged. */
+export type Instant = number;
+
+export interface UnitRef {
+  id: string;
+  name: string;
+}
+
+export interface PeriodSchedule {
+  id: string;
+  label: string;
+  opensAt: Instant;
+  dueAt: Instant;
+  reminderAt: Instant;
+  overdueNoticeAt: Instant;
+  leadEscalationAt: Instant;
+  officeEscalationAt: Instant;
+}
+
+export interface ReviewSchedule {
+  requestAt: Instant;
+  summaryReminderAt: Instant;
+  summaryDueAt: Instant;
+  officeEscalationAt: Instant;
+  ratingDueAt: Instant;
+}
+
+export interface CycleSchedule {
+  periods: PeriodSchedule[];
+  review: ReviewSchedule;
+}
+
+export interface WorkPointInput {
+  cycleYear: number;
+  planId: number;
+  number: number;
+  section: string;
+  title: string;
+  leadUnits: UnitRef[];
+  responsibleUnits: UnitRef[];
+  office: UnitRef;
+  schedule: CycleSchedule;
+  /** Carried across continue-as-new; absent on the first run. */
+  resume?: WorkPointState;
+}
+
+export interface CycleInput {
+  year: number;
+  planId: number;
+  /** Raw cycle options (see domain/schedule.ts); validated by the prepareCycle activity. */
+  options?: unknown;
+  startedBy?: string;
+}
+
+// ─── State ───────────────────────────────────────────────────────────────────────────────────────
+
+export const OBLIGATION_STATES = [
+  'pending',
+  'acknowledged',
+  'submitted',
+  'late',
+  'overdue',
+  'escalated-lead',
+  'escalated-office',
+  'waived',
+  'returned',
+] as const;
+export type ObligationState = (typeof OBLIGATION_STATES)[number];
+
+export type Milestone = 'assignment' | 'reminder' | 'overdue' | 'lead' | 'office';
+
+export interface Submission {
+  submissionId: string;
+  submittedAt: Instant;
+  receivedAt: Instant;
+  late: boolean;
+  /** Rework round the submission belongs to (0 = first; +1 after each return). */
+  round: number;
+  attachments: number;
+}
+
+export interface ExtensionRequest {
+  requestId: string;
+  reason: string;
+  wantedDueAt: Instant;
+  requestedAt: Instant;
+  status: 'pending' | 'approved' | 'rejected';
+  decidedAt?: Instant;
+  comment?: string;
+}
+
+/** One unit's duty to report for one period. Its state is derived from these facts (see obligationState). */
+export interface Obligation {
+  unitId: string;
+  periodId: string;
+  dueAt: Instant;
+  reminderAt: Instant;
+  overdueNoticeAt: Instant;
+  leadEscalationAt: Instant;
+  officeEscalationAt: Instant;
+  /** Milestones already handled in the current round, with the instant they were scheduled for. */
+  fired: Partial<Record<Milestone, Instant>>;
+  acknowledgedAt?: Instant;
+  submissions: Submission[];
+  waived?: { reason: string; by: string; at: Instant };
+  /** Each return sends the report back for rework and starts a new round. */
+  returns: { reason: string; by: string; at: Instant }[];
+  extension?: ExtensionRequest;
+}
+
+export type ReviewRating = '完成' | '基本完成' | '未完成';
+export const REVIEW_RATINGS: readonly ReviewRating[] = ['完成', '基本完成', '未完成'];
+
+export interface ReviewState {
+  fired: Partial<Record<'request' | 'reminder' | 'overdue' | 'office' | 'ratingDue', Instant>>;
+  summaries: Record<
+    string,
+    { submissionId: string; selfAssessment: ReviewRating; submittedAt: Instant; late: boolean }
+  >;
+  rating?: { rating: ReviewRating; comment: string; by: string; at: Instant };
+}
+
+export type TimelineKind =
+  | 'notice'
+  | 'report'
+  | 'acknowledged'
+  | 'extension-requested'
+  | 'extension-decided'
+  | 'deadline-extended'
+  | 'waived'
+  | 'returned'
+  | 'unit-added'
+  | 'unit-removed'
+  | 'reassigned'
+  | 'summary'
+  | 'rated'
+  | 'rejected';
+
+export interface TimelineEntry {
+  at: Instant;
+  kind: TimelineKind;
+  unitId?: string;
+  periodId?: string;
+  /** For notices: the notice kind; otherwise a short description. */
+  detail: string;
+}
+
+export interface WorkPointState {
+  units: UnitRef[];
+  obligations: Obligation[];
+  review: ReviewState;
+  timeline: TimelineEntry[];
+  seenSubmissionIds: string[];
+  statusVersion: number;
+  /** How many timeline entries the status projection already holds. */
+  savedTimeline: number;
+}
+
+// ─── Notices (outbox) ────────────────────────────────────────────────────────────────────────────
+
+export const NOTICE_KINDS = [
+  'assignment', // 交办
+  'reminder', // 提醒
+  'overdue', // 催办
+  'escalation-lead', // 督办
+  'escalation-office', // 通报
+  'returned', // 退回
+  'extension-request', // 延期申请 (to the office)
+  'extension-decision', // 延期审批结果 (to the unit)
+  'deadline-extended', // 延期
+  'review-request', // 年终述职
+  'review-reminder',
+  'review-overdue',
+  'review-escalation-office',
+  'rating-due',
+] as const;
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
+
+/** Purpose of the reply link a notice carries (scopes the signed token). */
+export type LinkPurpose = 'report' | 'summary' | 'acknowledge' | 'none';
+
+export interface NoticeRequest {
+  /** Stable idempotency key: workflow ID + event. The outbox has a unique index on it. */
+  key: string;
+  workflowId: string;
+  cycleYear: number;
+  workPoint: number;
+  workPointTitle: string;
+  /** Recipient. */
+  unitId: string;
+  kind: NoticeKind;
+  periodId?: string;
+  periodLabel?: string;
+  dueAt?: Instant;
+  /** The instant the event was scheduled for (not when the worker got to it). */
+  scheduledFor: Instant;
+  /** Units named in an escalation, or the unit a notice is about. */
+  aboutUnits?: UnitRef[];
+  reason?: string;
+  link: LinkPurpose;
+}
+
+export interface ReportRecord {
+  submissionId: string;
+  workflowId: string;
+  cycleYear: number;
+  workPoint: number;
+  unitId: string;
+  periodId: string;
+  kind: 'report' | 'summary';
+  text: string;
+  attachments: AttachmentRef[];
+  selfAssessment?: ReviewRating;
+  late: boolean;
+  submittedAt: Instant;
+}
+
+export interface AttachmentRef {
+  id: string;
+  name: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+}
+
+// ─── Signals ─────────────────────────────────────────────────────────────────────────────────────
+
+export interface ReportSignal {
+  unitId: string;
+  periodId: string;
+  submissionId: string;
+  text: string;
+  attachments?: AttachmentRef[];
+  /** When the API received it; lateness is judged on this, not on when a worker processed it. */
+  submittedAt: Instant;
+}
+export interface SummarySignal {
+  unitId: string;
+  submissionId: string;
+  text: string;
+  selfAssessment: ReviewRating;
+  attachments?: AttachmentRef[];
+  submittedAt: Instant;
+}
+export interface AcknowledgeSignal {
+  unitId: string;
+  at: Instant;
+}
+export interface RequestExtensionSignal {
+  unitId: string;
+  periodId: string;
+  requestId: string;
+  reason: string;
+  wantedDueAt: Instant;
+  at: Instant;
+}
+export interface DecideExtensionSignal {
+  unitId: string;
+  periodId: string;
+  approved: boolean;
+  comment?: string;
+  /** Defaults to the requested date. */
+  newDueAt?: Instant;
+  by: string;
+}
+export interface ExtendDeadlineSignal {
+  /** All assigned units when omitted. */
+  unitIds?: string[];
+  periodId: string;
+  newDueAt: Instant;
+  reason: string;
+  by: string;
+}
+export interface WaiveSignal {
+  unitId: string;
+  /** All periods when omitted. */
+  periodId?: string;
+  reason: string;
+  by: string;
+}
+export interface ReassignSignal {
+  fromUnitId: string;
+  to: UnitRef;
+  reason: string;
+  by: string;
+}
+export interface AddUnitSignal {
+  unit: UnitRef;
+  reason: string;
+  by: string;
+}
+export interface RemoveUnitSignal {
+  unitId: string;
+  reason: string;
+  by: string;
+}
+export interface ReturnReportSignal {
+  unitId: string;
+  periodId: string;
+  reason: string;
+  by: string;
+  /** Rework due date; defaults to the later of the period's due date and now + the reminder lead time. */
+  newDueAt?: Instant;
+}
+export interface RemindNowSignal {
+  requestId: string;
+  unitIds?: string[];
+  periodId?: string;
+  by: string;
+}
+export interface RateReviewSignal {
+  rating: ReviewRating;
+  comment: string;
+  by: string;
+}
+
+export const reportSignal = defineSignal<[ReportSignal]>('report');
+export const summarySignal = defineSignal<[SummarySignal]>('submitSummary');
+export const acknowledgeSignal = defineSignal<[AcknowledgeSignal]>('acknowledge');
+export const requestExtensionSignal = defineSignal<[RequestExtensionSignal]>('requestExtension');
+export const decideExtensionSignal = defineSignal<[DecideExtensionSignal]>('decideExtension');
+export const extendDeadlineSignal = defineSignal<[ExtendDeadlineSignal]>('extendDeadline');
+export const waiveSignal = defineSignal<[WaiveSignal]>('waive');
+export const reassignSignal = defineSignal<[ReassignSignal]>('reassign');
+export const addUnitSignal = defineSignal<[AddUnitSignal]>('addUnit');
+export const removeUnitSignal = defineSignal<[RemoveUnitSignal]>('removeUnit');
+export const returnReportSignal = defineSignal<[ReturnReportSignal]>('returnReport');
+export const remindNowSignal = defineSignal<[RemindNowSignal]>('remindNow');
+export const rateReviewSignal = defineSignal<[RateReviewSignal]>('rateReview');
+
+// ─── Queries and results ─────────────────────────────────────────────────────────────────────────
+
+export interface ObligationStatus {
+  unitId: string;
+  unitName: string;
+  periodId: string;
+  state: ObligationState;
+  dueAt: Instant;
+  acknowledgedAt?: Instant;
+  lastSubmittedAt?: Instant;
+  submissions: number;
+  extension?: ExtensionRequest;
+}
+
+export type WorkPointPhase = 'open' | 'overdue' | 'escalated' | 'review' | 'closed';
+
+export interface WorkPointStatus {
+  workflowId: string;
+  cycleYear: number;
+  number: number;
+  title: string;
+  phase: WorkPointPhase;
+  light: Light;
+  asOf: Instant;
+  leadUnits: UnitRef[];
+  units: UnitRef[];
+  obligations: ObligationStatus[];
+  overdueUnits: UnitRef[];
+  review: ReviewState & { requested: boolean };
+  timeline: TimelineEntry[];
+  waitingOn: string;
+}
+
+export const statusQuery = defineQuery<WorkPointStatus>('status');
+
+/** What the status projection in PostgreSQL receives: the status without its timeline, plus new entries. */
+export interface StatusUpdate {
+  status: Omit<WorkPointStatus, 'timeline'>;
+  version: number;
+  timelineFrom: number;
+  timeline: TimelineEntry[];
+}
+
+export interface UnitOutcome {
+  unitId: string;
+  unitName: string;
+  periodId: string;
+  outcome: 'on-time' | 'late' | 'missing' | 'waived';
+  escalation: 'none' | 'overdue' | 'lead' | 'office';
+}
+
+export interface WorkPointResult {
+  workflowId: string;
+  number: number;
+  title: string;
+  rating: ReviewRating;
+  comment: string;
+  ratedBy: string;
+  ratedAt: Instant;
+  summaries: ReviewState['summaries'];
+  outcomes: UnitOutcome[];
+  escalations: { lead: number; office: number };
+}
+
+export interface CycleResult {
+  year: number;
+  planId: number;
+  workPoints: WorkPointResult[];
+  completedAt: Instant;
+}
+
+export interface CycleProgress {
+  year: number;
+  started: number;
+  closed: number;
+  workPoints: { number: number; workflowId: string; closed: boolean }[];
+}
+export const cycleProgressQuery = defineQuery<CycleProgress>('progress');

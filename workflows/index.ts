@@ -1,0 +1,2 @@
+export { annualCycle } from './annual-cycle';
+export { workPoint } from './work-point';
