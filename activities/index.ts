@@ -1,22 +1,12 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import { ZodError } from 'zod';
 import { parseLinkKeys, replyUrl, signLink, type LinkKeys } from '../common/links';
-import { CalendarMissingError, chinaCalendar } from '../domain/calendar';
-import { scheduleFor } from '../domain/schedule';
-import { officeUnit, resolveAssignees, type Unit } from '../domain/units';
-import { getPlan } from '../db/plans-repo';
-import { loadDirectory } from '../db/units-repo';
-import type {
-  CycleResult,
-  CycleSchedule,
-  NoticeRequest,
-  ReportRecord,
-  StatusUpdate,
-  UnitRef,
-  WorkPointInput,
-} from '../workflows/definitions';
+import type { Unit } from '../domain/units';
+import type { CycleResult, NoticeRequest, ReportRecord, StatusUpdate, WorkPointInput } from '../workflows/definitions';
+import { prepareCycleData, recordCycle } from './prepare-cycle';
 import { renderNotice } from './templates';
+
+export { cycleScheduleFor } from './prepare-cycle';
 
 export interface ActivityDeps {
   pool: Pool;
@@ -36,34 +26,6 @@ export interface PrepareCycleInput {
 /** Non-retryable failure type when the directory cannot resolve every unit of the plan. */
 export const UNRESOLVED_ASSIGNEES = 'UnresolvedAssignees';
 export const INVALID_CYCLE_OPTIONS = 'InvalidCycleOptions';
-
-const toRef = (u: Unit): UnitRef => ({ id: u.id, name: u.name });
-
-/** Schedule with epoch-millisecond instants, as the workflows use them. */
-export function cycleScheduleFor(year: number, options: unknown): CycleSchedule {
-  const opts = { ...((options ?? {}) as Record<string, unknown>), year };
-  const s = scheduleFor(opts, chinaCalendar);
-  const ms = (iso: string) => Date.parse(iso);
-  return {
-    periods: s.periods.map((p) => ({
-      id: p.id,
-      label: p.label,
-      opensAt: ms(p.opensAt),
-      dueAt: ms(p.dueAt),
-      reminderAt: ms(p.reminderAt),
-      overdueNoticeAt: ms(p.overdueNoticeAt),
-      leadEscalationAt: ms(p.leadEscalationAt),
-      officeEscalationAt: ms(p.officeEscalationAt),
-    })),
-    review: {
-      requestAt: ms(s.review.requestAt),
-      summaryReminderAt: ms(s.review.summaryReminderAt),
-      summaryDueAt: ms(s.review.summaryDueAt),
-      officeEscalationAt: ms(s.review.officeEscalationAt),
-      ratingDueAt: ms(s.review.ratingDueAt),
-    },
-  };
-}
 
 export function createActivities(deps: ActivityDeps) {
   const { pool } = deps;
@@ -89,56 +51,24 @@ export function createActivities(deps: ActivityDeps) {
      * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<{ workPoints: WorkPointInput[] }> {
-      const plan = await getPlan(pool, input.planId);
-      if (!plan) throw ApplicationFailure.nonRetryable(`plan ${input.planId} does not exist`, 'PlanNotFound');
-      let schedule: CycleSchedule;
-      try {
-        schedule = cycleScheduleFor(input.year, input.options);
-      } catch (err) {
-        if (err instanceof ZodError || err instanceof CalendarMissingError) {
-          throw ApplicationFailure.nonRetryable(err.message, INVALID_CYCLE_OPTIONS);
-        }
-        throw err;
+      const prepared = await prepareCycleData(pool, input.year, input.planId, input.options);
+      if (prepared.kind === 'plan-not-found') {
+        throw ApplicationFailure.nonRetryable(`plan ${input.planId} does not exist`, 'PlanNotFound');
       }
-      const directory = await loadDirectory(pool);
-      const office = officeUnit(directory);
-      const workPoints: WorkPointInput[] = [];
-      const problems = [];
-      for (const wp of plan.workPoints) {
-        const resolved = resolveAssignees(wp, directory);
-        problems.push(...resolved.problems);
-        workPoints.push({
-          cycleYear: input.year,
-          planId: input.planId,
-          number: wp.number,
-          section: wp.section ?? '',
-          title: wp.title,
-          leadUnits: resolved.lead.map((r) => toRef(r.unit)),
-          responsibleUnits: resolved.responsible.map((r) => toRef(r.unit)),
-          office: office ? toRef(office) : { id: 'office', name: '园区依法治区办' },
-          schedule,
-        });
+      if (prepared.kind === 'invalid-options') {
+        throw ApplicationFailure.nonRetryable(prepared.message, INVALID_CYCLE_OPTIONS, prepared.issues);
       }
-      if (!office) {
-        throw ApplicationFailure.nonRetryable('单位目录缺少园区依法治区办（kind office）', UNRESOLVED_ASSIGNEES);
+      if (prepared.kind === 'unresolved') {
+        throw ApplicationFailure.nonRetryable(prepared.message, UNRESOLVED_ASSIGNEES, prepared.problems);
       }
-      if (problems.length > 0) {
-        throw ApplicationFailure.nonRetryable(
-          `单位目录无法解析 ${problems.length} 处单位：${problems
-            .map((p) => p.message)
-            .slice(0, 5)
-            .join('；')}`,
-          UNRESOLVED_ASSIGNEES,
-          problems,
-        );
-      }
-      await pool.query(`UPDATE cycles SET assignees = $2 WHERE year = $1`, [
-        input.year,
-        JSON.stringify(
-          workPoints.map((w) => ({ number: w.number, leadUnits: w.leadUnits, responsibleUnits: w.responsibleUnits })),
-        ),
-      ]);
-      return { workPoints };
+      await recordCycle(pool, {
+        year: input.year,
+        planId: input.planId,
+        workflowId: input.workflowId,
+        options: input.options,
+        workPoints: prepared.workPoints,
+      });
+      return { workPoints: prepared.workPoints };
     },
 
     /**

@@ -8,6 +8,9 @@ import dbPlugin from './plugins/db';
 import temporalPlugin from './plugins/temporal';
 import docsPlugin from './plugins/docs';
 import healthRoutes from './routes/health';
+import planRoutes from './routes/plans';
+import unitRoutes from './routes/units';
+import cycleRoutes from './routes/cycles';
 
 export interface AppDeps {
   /** Pass to share a pool/client owned by the caller (tests); otherwise the app creates and closes its own. */
@@ -39,5 +42,12 @@ export async function buildApp(
     client: deps.temporal,
   });
   await app.register(healthRoutes);
+  await app.register(planRoutes);
+  await app.register(unitRoutes);
+  await app.register(cycleRoutes, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    namespace: config.TEMPORAL_NAMESPACE,
+    temporalUiUrl: config.TEMPORAL_UI_URL,
+  });
   return app;
 }

@@ -1,5 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { resolveBinary } from '../../launcher/binaries';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
@@ -16,6 +16,7 @@ const TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
  * search attributes registered. Time skipping is global to one environment: one per test file.
  */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: resolveBinary('temporal-test-server', { install: false }) } },
   });
@@ -41,4 +42,12 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     },
   });
   return bundle;
+}
+
+let runtimeInstalled = false;
+/** Worker logs at WARN so test output shows failures, not every activity. Must run before any connection. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger(process.env.DUBAN_TEST_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
 }

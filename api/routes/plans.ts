@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { parsePlan } from '../../domain/plan-parser';
+import { ParseWarningSchema, PlanSchema, type ParseWarning, type Plan } from '../../domain/plan';
+import { resolvePlanAssignees } from '../../domain/units';
+import { getPlan, listPlans, savePlan } from '../../db/plans-repo';
+import { loadDirectory } from '../../db/units-repo';
+import { DomainError, errorResponses } from '../errors';
+
+const PlanSummarySchema = z.object({
+  id: z.number().int(),
+  year: z.number().int(),
+  title: z.string().nullable(),
+  docNumber: z.string().nullable(),
+  issuedAt: z.string().nullable(),
+  workPoints: z.number().int(),
+  warnings: z.number().int(),
+  createdAt: z.string(),
+});
+
+const StoredPlanSchema = PlanSchema.and(
+  z.object({
+    id: z.number().int(),
+    year: z.number().int(),
+    createdAt: z.string(),
+    warnings: z.array(ParseWarningSchema),
+  }),
+);
+
+const ImportBodySchema = z.union([
+  z.string().min(1).describe('the document as plain text (Content-Type: text/plain)'),
+  z.object({ text: z.string().min(1).describe('the document as plain text') }),
+  z.object({ plan: PlanSchema.describe('an already structured plan') }),
+]);
+
+const ImportQuerySchema = z.object({
+  dryRun: z.enum(['true', 'false']).default('false').describe('true: parse and report, store nothing'),
+  acceptWarnings: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('true: store even though the parser warned (the warnings are stored with the plan)'),
+  year: z.coerce.number().int().min(2000).max(2100).optional().describe('the plan year when the document does not say'),
+});
+
+const ImportResultSchema = z.object({
+  stored: z.boolean(),
+  id: z.number().int().optional(),
+  created: z.boolean().optional(),
+  plan: PlanSchema,
+  warnings: z.array(ParseWarningSchema),
+});
+
+const AssigneesSchema = z.object({
+  planId: z.number().int(),
+  ok: z.boolean(),
+  workPoints: z.array(
+    z.object({
+      number: z.number().int(),
+      lead: z.array(z.object({ id: z.string(), name: z.string(), via: z.array(z.unknown()) })),
+      responsible: z.array(z.object({ id: z.string(), name: z.string(), via: z.array(z.unknown()) })),
+    }),
+  ),
+  problems: z.array(
+    z.object({
+      code: z.string(),
+      message: z.string(),
+      workPoint: z.number().int(),
+      role: z.string(),
+      name: z.string(),
+    }),
+  ),
+});
+
+const IdParams = z.object({ id: z.coerce.number().int().positive() });
+
+function readBody(body: z.infer<typeof ImportBodySchema>): {
+  text: string;
+  plan: Plan | null;
+  warnings: ParseWarning[];
+} {
+  if (typeof body === 'string' || 'text' in body) {
+    const text = typeof body === 'string' ? body : body.text;
+    return { text, ...parsePlan(text) };
+  }
+  return { text: JSON.stringify(body.plan), plan: body.plan, warnings: [] };
+}
+
+const plans: FastifyPluginAsyncZod = async (app) => {
+  app.post(
+    '/api/plans',
+    {
+      schema: {
+        tags: ['plans'],
+        summary: 'Import a plan (工作要点) from its document text or as JSON',
+        description:
+          'A document with parser warnings is refused with 422 and the warnings (nothing is stored) unless acceptWarnings=true. ' +
+          'dryRun=true returns the parse without storing. Importing the same document again returns the stored plan.',
+        querystring: ImportQuerySchema,
+        body: ImportBodySchema,
+        response: { 200: ImportResultSchema, 201: ImportResultSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { text, plan, warnings } = readBody(request.body);
+      if (!plan || plan.workPoints.length === 0) {
+        throw new DomainError(422, 'plan_unreadable', '无法从文档中读出工作要点 / no work points could be read', {
+          warnings,
+        });
+      }
+      const year = plan.year ?? request.query.year;
+      if (request.query.dryRun === 'true') return reply.status(200).send({ stored: false, plan, warnings });
+      if (year === undefined) {
+        throw new DomainError(
+          422,
+          'plan_year_unknown',
+          '无法确定计划年度：请在标题中写明年度（如“2024年…工作要点”）或传入 ?year= / the plan year is unknown',
+          {
+            warnings,
+          },
+        );
+      }
+      if (warnings.length > 0 && request.query.acceptWarnings !== 'true') {
+        throw new DomainError(
+          422,
+          'plan_has_warnings',
+          `文档有 ${warnings.length} 处无法确定的内容，未保存：请修改文档后重新导入，或确认无误后加 ?acceptWarnings=true / ${warnings.length} warnings, nothing stored`,
+          { warnings },
+        );
+      }
+      const saved = await savePlan(app.db, { ...plan, year }, text, warnings);
+      return reply
+        .status(saved.created ? 201 : 200)
+        .send({ stored: true, id: saved.id, created: saved.created, plan: { ...plan, year }, warnings });
+    },
+  );
+
+  app.get(
+    '/api/plans',
+    {
+      schema: {
+        tags: ['plans'],
+        summary: 'List imported plans',
+        response: { 200: z.array(PlanSummarySchema), ...errorResponses },
+      },
+    },
+    async () => listPlans(app.db),
+  );
+
+  app.get(
+    '/api/plans/:id',
+    {
+      schema: {
+        tags: ['plans'],
+        summary: 'One plan with its sections and work points',
+        params: IdParams,
+        response: { 200: StoredPlanSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const plan = await getPlan(app.db, request.params.id);
+      if (!plan)
+        throw new DomainError(
+          404,
+          'plan_not_found',
+          `没有编号为 ${request.params.id} 的计划 / no plan ${request.params.id}`,
+        );
+      return plan;
+    },
+  );
+
+  app.get(
+    '/api/plans/:id/assignees',
+    {
+      schema: {
+        tags: ['plans', 'units'],
+        summary: 'Per work point: the resolved units with provenance, and what the directory cannot resolve',
+        params: IdParams,
+        response: { 200: AssigneesSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const plan = await getPlan(app.db, request.params.id);
+      if (!plan)
+        throw new DomainError(
+          404,
+          'plan_not_found',
+          `没有编号为 ${request.params.id} 的计划 / no plan ${request.params.id}`,
+        );
+      const resolved = resolvePlanAssignees(plan.workPoints, await loadDirectory(app.db));
+      const unitView = (r: { unit: { id: string; name: string }; via: unknown[] }) => ({
+        id: r.unit.id,
+        name: r.unit.name,
+        via: r.via,
+      });
+      return {
+        planId: plan.id,
+        ok: resolved.problems.length === 0,
+        workPoints: resolved.workPoints.map((w) => ({
+          number: w.number,
+          lead: w.lead.map(unitView),
+          responsible: w.responsible.map(unitView),
+        })),
+        problems: resolved.problems.map((p) => ({
+          code: p.code,
+          message: p.message,
+          workPoint: p.workPoint,
+          role: p.role,
+          name: p.name,
+        })),
+      };
+    },
+  );
+};
+
+export default plans;
