@@ -2,7 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { resolveBinary } from '../../launcher/binaries';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SA, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 
 const TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
@@ -50,4 +50,20 @@ export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({ logger: new DefaultLogger(process.env.DUBAN_TEST_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
+}
+
+/**
+ * A real Temporal dev server (the installed CLI, in-memory store) for tests that need real time,
+ * e.g. a worker that is stopped while timers fire: the time-skipping server cannot advance its
+ * clock while a workflow task waits for a worker.
+ */
+export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: resolveBinary('temporal', { install: false }) },
+      searchAttributes: Object.values(SA),
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
 }

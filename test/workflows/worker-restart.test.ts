@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
+import { importDirectory } from '../../db/units-repo';
+import {
+  reportSignal,
+  statusQuery,
+  type CycleSchedule,
+  type UnitRef,
+  type WorkPointInput,
+} from '../../workflows/definitions';
+import { workPoint } from '../../workflows/work-point';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
+
+const SECOND = 1000;
+const TASK_QUEUE = 'restart-test';
+
+let env: TestWorkflowEnvironment;
+let db: TestDatabase;
+
+beforeAll(async () => {
+  [env, db] = await Promise.all([createDevServerEnv(), createTestDatabase()]);
+  await importDirectory(db.pool, DEMO_UNIT_DIRECTORY, { demo: true });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+  await db?.drop();
+});
+
+const unit = (name: string): UnitRef => {
+  const u = DEMO_UNIT_DIRECTORY.units.find((x) => x.name === name)!;
+  return { id: u.id, name: u.name };
+};
+
+const newWorker = async () =>
+  Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
+  });
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+test('with the worker stopped while every milestone passes, a new worker sends each missed notice exactly once and keeps the report sent meanwhile', async () => {
+  // A drill schedule in seconds on a real dev server: nobody waits for real days, but real time passes.
+  const start = Date.now() + 2 * SECOND;
+  const dueAt = start + 6 * SECOND;
+  const period = {
+    id: 'H1',
+    label: '上半年',
+    opensAt: start,
+    dueAt,
+    reminderAt: dueAt - 2 * SECOND,
+    overdueNoticeAt: dueAt,
+    leadEscalationAt: dueAt + 2 * SECOND,
+    officeEscalationAt: dueAt + 4 * SECOND,
+  };
+  const far = dueAt + 3600 * SECOND;
+  const schedule: CycleSchedule = {
+    periods: [period],
+    review: {
+      requestAt: far,
+      summaryReminderAt: far + 1,
+      summaryDueAt: far + 2,
+      officeEscalationAt: far + 3,
+      ratingDueAt: far + 4,
+    },
+  };
+  const lead = unit('经发局');
+  const office = unit('园区依法治区办');
+  const [a, b, c] = [unit('中川镇'), unit('综合办'), unit('财政局')];
+  const input: WorkPointInput = {
+    cycleYear: 2099,
+    planId: 0,
+    number: 9,
+    section: '三',
+    title: '不断强化依法决策意识',
+    leadUnits: [lead],
+    responsibleUnits: [a, b, c],
+    office,
+    schedule,
+  };
+  const workflowId = `wp-restart-${randomUUID()}`;
+  const outboxCount = async () =>
+    (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE workflow_id = $1', [workflowId]))
+      .rows[0]!.n;
+
+  const first = await newWorker();
+  const handle = await first.runUntil(async () => {
+    const h = await env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+    await until('the assignment notices', async () => ((await outboxCount()) === 3 ? true : undefined));
+    return h;
+  });
+
+  // No worker now. The server accepts a report, and every milestone passes.
+  await handle.signal(reportSignal, {
+    unitId: a.id,
+    periodId: 'H1',
+    submissionId: 'while-down',
+    text: '停机期间提交',
+    submittedAt: Date.now(),
+  });
+  await sleep(Math.max(0, period.officeEscalationAt + SECOND - Date.now()));
+  expect(await outboxCount()).toBe(3);
+
+  const second = await newWorker();
+  await second.runUntil(async () => {
+    await until('the escalations', async () => ((await outboxCount()) >= 11 ? true : undefined));
+    const status = await handle.query(statusQuery);
+    expect(status.obligations.map((o) => `${o.unitId}:${o.state}`).sort()).toEqual(
+      [`${a.id}:submitted`, `${b.id}:escalated-office`, `${c.id}:escalated-office`].sort(),
+    );
+    await sleep(SECOND); // anything duplicated would land now
+  });
+
+  const { rows } = await db.pool.query<{ unit_id: string; kind: string; scheduled_for: Date; n: number }>(
+    `SELECT unit_id, kind, scheduled_for, count(*)::int AS n FROM outbox WHERE workflow_id = $1
+     GROUP BY unit_id, kind, scheduled_for`,
+    [workflowId],
+  );
+  const seen = rows.map((r) => `${r.kind} → ${r.unit_id} @ ${r.scheduled_for.getTime() - start} ×${r.n}`);
+  const expected = [
+    ...[a, b, c].map((u) => `assignment → ${u.id} @ 0 ×1`),
+    ...[b, c].map((u) => `reminder → ${u.id} @ ${period.reminderAt - start} ×1`),
+    ...[b, c].map((u) => `overdue → ${u.id} @ ${period.dueAt - start} ×1`),
+    `escalation-lead → ${lead.id} @ ${period.leadEscalationAt - start} ×2`,
+    `escalation-office → ${office.id} @ ${period.officeEscalationAt - start} ×2`,
+  ];
+  expect(seen.sort()).toEqual(expected.sort());
+  const { rows: reports } = await db.pool.query('SELECT count(*)::int AS n FROM reports WHERE workflow_id = $1', [
+    workflowId,
+  ]);
+  expect(reports[0].n).toBe(1);
+}, 120_000);
