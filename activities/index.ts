@@ -160,7 +160,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Projection of a work point's status for the API; an older version never overwrites a newer one. */
     async saveStatus(update: StatusUpdate): Promise<void> {
-      const { status, version } = update;
+      const { summary: status, version } = update;
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -181,6 +181,39 @@ export function createActivities(deps: ActivityDeps) {
             version,
           ],
         );
+        for (const o of update.obligations) {
+          await client.query(
+            `INSERT INTO work_point_obligations (workflow_id, cycle_year, work_point, unit_id, unit_name, period, state, due_at,
+                                                 acknowledged_at, last_submitted_at, submissions, extension, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), to_timestamp($10 / 1000.0),
+                     $11, $12, $13)
+             ON CONFLICT (workflow_id, unit_id, period) DO UPDATE SET unit_name = EXCLUDED.unit_name, state = EXCLUDED.state,
+               due_at = EXCLUDED.due_at, acknowledged_at = EXCLUDED.acknowledged_at, last_submitted_at = EXCLUDED.last_submitted_at,
+               submissions = EXCLUDED.submissions, extension = EXCLUDED.extension, version = EXCLUDED.version
+             WHERE work_point_obligations.version < EXCLUDED.version`,
+            [
+              status.workflowId,
+              status.cycleYear,
+              status.number,
+              o.unitId,
+              o.unitName,
+              o.periodId,
+              o.state,
+              o.dueAt,
+              o.acknowledgedAt ?? null,
+              o.lastSubmittedAt ?? null,
+              o.submissions,
+              o.extension ? JSON.stringify(o.extension) : null,
+              version,
+            ],
+          );
+        }
+        for (const r of update.removedObligations) {
+          await client.query(
+            'DELETE FROM work_point_obligations WHERE workflow_id = $1 AND unit_id = $2 AND period = $3 AND version < $4',
+            [status.workflowId, r.unitId, r.periodId, version],
+          );
+        }
         for (const [i, e] of update.timeline.entries()) {
           await client.query(
             `INSERT INTO work_point_timeline (workflow_id, seq, at, kind, unit_id, period, detail)

@@ -74,6 +74,8 @@ export interface WorkPointInput {
   responsibleUnits: UnitRef[];
   office: UnitRef;
   schedule: CycleSchedule;
+  /** Continue as new after this many history events (default 8,000; Temporal warns at 10,240). */
+  continueAsNewAfterEvents?: number;
   /** Carried across continue-as-new; absent on the first run. */
   resume?: WorkPointState;
 }
@@ -188,6 +190,10 @@ export interface WorkPointState {
   statusVersion: number;
   /** How many timeline entries the status projection already holds. */
   savedTimeline: number;
+  /** The obligation statuses last sent to the projection ("unit|period" → JSON), to send only changes. */
+  savedObligations: Record<string, string>;
+  /** Search attribute values last upserted, to upsert only on change. */
+  savedSearch?: string;
 }
 
 // ─── Notices (outbox) ────────────────────────────────────────────────────────────────────────────
@@ -397,10 +403,15 @@ export interface WorkPointStatus {
 
 export const statusQuery = defineQuery<WorkPointStatus>('status');
 
-/** What the status projection in PostgreSQL receives: the status without its timeline, plus new entries. */
+/**
+ * What the status projection in PostgreSQL receives: the summary, and only what changed since the
+ * last update (obligations, new timeline entries), so history grows with events, not with size × events.
+ */
 export interface StatusUpdate {
-  status: Omit<WorkPointStatus, 'timeline'>;
+  summary: Omit<WorkPointStatus, 'timeline' | 'obligations'>;
   version: number;
+  obligations: ObligationStatus[];
+  removedObligations: { unitId: string; periodId: string }[];
   timelineFrom: number;
   timeline: TimelineEntry[];
 }

@@ -57,8 +57,9 @@ const { notify, saveReports, saveStatus } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-/** Above this many events the workflow continues as new (Temporal warns at 10,240). */
+/** Above this many events or bytes the workflow continues as new (Temporal warns at 10,240 events / 10 MB). */
 const HISTORY_EVENTS_LIMIT = 8_000;
+const HISTORY_BYTES_LIMIT = 8 * 1024 * 1024;
 
 const DAY = 24 * 3600 * 1000;
 
@@ -566,22 +567,37 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     if (statusDirty) {
       statusDirty = false;
       state.statusVersion += 1;
-      const status = buildStatus(now());
-      upsertSearchAttributes([
-        { key: SA.status, value: status.phase },
-        { key: SA.overdueUnits, value: status.overdueUnits.map((u) => u.name) },
-      ]);
-      setCurrentDetails(status.waitingOn);
-      // Only the timeline entries not yet saved travel, so history grows linearly with events.
-      const { timeline, ...snapshot } = status;
+      const { timeline, obligations, ...summary } = buildStatus(now());
+      const search = JSON.stringify([summary.phase, summary.overdueUnits.map((u) => u.name)]);
+      if (search !== state.savedSearch) {
+        upsertSearchAttributes([
+          { key: SA.status, value: summary.phase },
+          { key: SA.overdueUnits, value: summary.overdueUnits.map((u) => u.name) },
+        ]);
+        state.savedSearch = search;
+      }
+      setCurrentDetails(summary.waitingOn);
+      // Only what changed travels, so history grows with events, not with units × events.
+      const current = new Map(obligations.map((o) => [`${o.unitId}|${o.periodId}`, o]));
+      const changed = obligations.filter(
+        (o) => state.savedObligations[`${o.unitId}|${o.periodId}`] !== JSON.stringify(o),
+      );
+      const removed = Object.keys(state.savedObligations).filter((k) => !current.has(k));
       const timelineFrom = state.savedTimeline;
       await saveStatus({
-        status: snapshot,
+        summary,
         version: state.statusVersion,
+        obligations: changed,
+        removedObligations: removed.map((k) => {
+          const [unitId = '', periodId = ''] = k.split('|');
+          return { unitId, periodId };
+        }),
         timelineFrom,
         timeline: timeline.slice(timelineFrom),
       });
       state.savedTimeline = timeline.length;
+      for (const o of changed) state.savedObligations[`${o.unitId}|${o.periodId}`] = JSON.stringify(o);
+      for (const k of removed) delete state.savedObligations[k];
     }
   }
 
@@ -593,7 +609,12 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     const next = advance(now());
     await flush();
     if (state.review.rating) break;
-    if (workflowInfo().historyLength > HISTORY_EVENTS_LIMIT || workflowInfo().continueAsNewSuggested) {
+    const info = workflowInfo();
+    if (
+      info.historyLength > (input.continueAsNewAfterEvents ?? HISTORY_EVENTS_LIMIT) ||
+      info.historySize > HISTORY_BYTES_LIMIT ||
+      info.continueAsNewSuggested
+    ) {
       await condition(allHandlersFinished);
       if (pendingReports.length === 0 && pendingNotices.length === 0) {
         await continueAsNew<typeof workPoint>({ ...input, resume: state });
@@ -681,5 +702,6 @@ function initialState(input: WorkPointInput): WorkPointState {
     seenSubmissionIds: [],
     statusVersion: 0,
     savedTimeline: 0,
+    savedObligations: {},
   };
 }

@@ -123,6 +123,25 @@ CREATE TABLE work_point_status (
 );
 CREATE INDEX work_point_status_cycle_idx ON work_point_status (cycle_year, work_point);
 
+-- Projection of every unit's duty per period (the dashboard's grid), updated with the status.
+CREATE TABLE work_point_obligations (
+  workflow_id       text NOT NULL,
+  cycle_year        integer NOT NULL,
+  work_point        integer NOT NULL,
+  unit_id           text NOT NULL,
+  unit_name         text NOT NULL,
+  period            text NOT NULL,
+  state             text NOT NULL,
+  due_at            timestamptz NOT NULL,
+  acknowledged_at   timestamptz,
+  last_submitted_at timestamptz,
+  submissions       integer NOT NULL,
+  extension         jsonb,
+  version           bigint NOT NULL,
+  PRIMARY KEY (workflow_id, unit_id, period)
+);
+CREATE INDEX work_point_obligations_cycle_idx ON work_point_obligations (cycle_year, unit_id);
+
 -- The work points' timelines (notices, reports, office actions), appended by saveStatus.
 CREATE TABLE work_point_timeline (
   workflow_id  text NOT NULL,
@@ -149,6 +168,7 @@ CREATE TABLE audit_log (
 -- Down Migration
 DROP TABLE audit_log;
 DROP TABLE work_point_timeline;
+DROP TABLE work_point_obligations;
 DROP TABLE work_point_status;
 DROP TABLE reports;
 DROP TABLE outbox;

@@ -9,9 +9,11 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { createActivities, cycleScheduleFor } from '../../activities';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { parsePlan } from '../../domain/plan-parser';
@@ -381,7 +383,7 @@ test('a whole 2023 cycle of all 29 work points sends exactly the expected notice
       mkdirSync(dir, { recursive: true });
       for (const id of [cycleWorkflowId(YEAR), ...wps.map((w) => w.handle.workflowId)]) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
-        writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(history));
+        writeFileSync(path.join(dir, `${id}.json.gz`), gzipSync(historyToJSON(history)));
       }
     }
   });
