@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { DEFAULT_BYPASS_KINDS, parseQuietHours } from '../domain/delivery-time';
+import { tryParseDuration } from '../domain/schedule';
+import { NOTICE_KINDS } from '../workflows/definitions';
 
 /**
  * One zod schema per process, parsed once at start (STYLE.md: Configuration).
@@ -56,6 +59,65 @@ const temporal = {
 
 const linkSecret = z.string().min(32, 'must be at least 32 characters (generate one with: openssl rand -hex 32)');
 
+/** Delivery of notices (docs/notifications.md): SMTP, the daily digest, quiet hours, the dispatcher. */
+const delivery = {
+  /** Unset: email rows are not dropped but fail with last_error 'SMTP_HOST not configured'. */
+  SMTP_HOST: z.string().trim().min(1).optional(),
+  /** Default 465 when SMTP_SECURE, else 587 (STARTTLS when the server offers it). */
+  SMTP_PORT: z.coerce
+    .number({ error: 'must be a TCP port number (1–65535)' })
+    .int('must be a TCP port number (1–65535)')
+    .min(1, 'must be a TCP port number (1–65535)')
+    .max(65535, 'must be a TCP port number (1–65535)')
+    .optional(),
+  /** true: TLS from the first byte (port 465); false: plain connection upgraded by STARTTLS when offered. */
+  SMTP_SECURE: booleanFlag(false),
+  SMTP_USER: z.string().trim().min(1).optional(),
+  // Not trimmed: a password may legitimately end in a space.
+  SMTP_PASS: z.string().min(1).optional(),
+  SMTP_FROM: z.string().trim().min(3).default('duban <noreply@localhost>'),
+  DIGEST_ENABLED: booleanFlag(true),
+  DIGEST_TIME: z
+    .string()
+    .trim()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a time of day 'HH:MM' (Asia/Shanghai), e.g. 09:00")
+    .default('09:00'),
+  DIGEST_BYPASS_KINDS: z
+    .string()
+    .trim()
+    .default(DEFAULT_BYPASS_KINDS.join(','))
+    .transform((v) => (v.toLowerCase() === 'none' ? [] : v.split(/[\s,]+/).filter(Boolean)))
+    .refine((kinds) => kinds.every((k) => (NOTICE_KINDS as readonly string[]).includes(k)), {
+      message: `must be 'none' or a comma-separated list of notice kinds: ${NOTICE_KINDS.join(', ')}`,
+    }),
+  QUIET_HOURS: z
+    .string()
+    .trim()
+    .default('21:00-08:00')
+    .refine(
+      (v) => {
+        try {
+          parseQuietHours(v);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: "must be 'HH:MM-HH:MM' (Asia/Shanghai, may wrap midnight) or 'off'" },
+    )
+    .transform((v) => parseQuietHours(v)),
+  /** ISO-8601 duration between the dispatcher's passes over the outbox. */
+  DISPATCH_INTERVAL: z
+    .string()
+    .trim()
+    .default('PT1M')
+    .transform((v) => tryParseDuration(v) ?? Number.NaN)
+    .refine((ms) => Number.isFinite(ms) && ms >= 1000, {
+      message: "must be an ISO-8601 duration of at least one second, e.g. 'PT1M' or 'PT30S'",
+    }),
+  DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
+};
+
 export const ApiConfigSchema = z.object({
   ...temporal,
   DATABASE_URL: postgresUrl,
@@ -81,6 +143,7 @@ export const WorkerConfigSchema = z.object({
   LOG_LEVEL: logLevel,
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().positive().default(1000),
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  ...delivery,
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 

@@ -23,7 +23,8 @@ export function describeStartupError(err: unknown, context: StartupContext = {})
       return '';
     }
   };
-  if (err.name === 'BinaryUnavailableError') return err.message;
+  // Errors that already carry a complete, actionable message.
+  if (['BinaryUnavailableError', 'TemporalUnreachableError', 'StartupError'].includes(err.name)) return err.message;
   if (code === 'EADDRINUSE') {
     const port = (err as { port?: number }).port;
     return `port ${port ?? ''} is already in use: stop what uses it, or set ${context.portVariable ?? 'PORT'} to a free port.`;
@@ -44,7 +45,6 @@ export function describeStartupError(err: unknown, context: StartupContext = {})
   if (err.name === 'TransportError' || /Failed to connect|tcp connect error|transport error/i.test(err.message)) {
     return `Temporal is not reachable at ${context.temporalAddress ?? 'TEMPORAL_ADDRESS'}: start it (npm start does) or fix TEMPORAL_ADDRESS.`;
   }
-  if (err.name === 'TemporalUnreachableError') return err.message;
   return undefined;
 }
 
