@@ -1,4 +1,5 @@
 import { planParseCommand, type CommandOutput } from './plan-parse';
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './token';
 
 const USAGE = `duban — 督办 command line
 
@@ -11,6 +12,9 @@ type Command = (args: string[], out: CommandOutput) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   'plan parse': planParseCommand,
+  'token create': tokenCreateCommand,
+  'token list': tokenListCommand,
+  'token revoke': tokenRevokeCommand,
 };
 
 export async function run(argv: string[], out: CommandOutput): Promise<number> {

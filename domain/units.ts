@@ -205,12 +205,13 @@ export const UnitDirectorySchema = z
         names.set(key, i);
       });
     });
-    const offices = dir.units.filter((u) => u.kind === 'office');
+    // Inactive offices stay as records (a replaced office is deactivated, never deleted): only active ones count.
+    const offices = dir.units.filter((u) => u.kind === 'office' && u.active);
     if (offices.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: ['units'],
-        message: `the directory needs exactly one unit of kind "office" (${OFFICE_NAME}), found ${offices.length}`,
+        message: `the directory needs exactly one active unit of kind "office" (${OFFICE_NAME}), found ${offices.length}`,
       });
     }
     for (const [group, byWorkPoint] of Object.entries(dir.groupSelections)) {

@@ -21,11 +21,27 @@ export default fp(
           { name: 'units', description: '单位目录 — unit directory and groups' },
           { name: 'cycles', description: '年度周期 — annual cycles' },
         ],
+        components: {
+          securitySchemes: {
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'API 令牌（npx duban token create 创建） / API token from npx duban token create',
+            },
+          },
+        },
+        security: [{ bearerAuth: [] }],
       },
-      transform: jsonSchemaTransform,
+      // Only /api needs a token (api/plugins/auth.ts); the other routes say so, so the document stays true.
+      transform: (args) => {
+        const out = jsonSchemaTransform(args);
+        return args.url === '/api' || args.url.startsWith('/api/')
+          ? out
+          : { ...out, schema: { ...out.schema, security: [] } };
+      },
       transformObject: jsonSchemaTransformObject,
     });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
   },
   { name: 'docs' },
 );

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z, ZodError } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
@@ -7,6 +7,7 @@ import { prepareCycleData, recordCycle } from '../../activities/prepare-cycle';
 import { annualCycle } from '../../workflows';
 import { cycleWorkflowId, SA, workPointWorkflowId } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
+import { directoryIncomplete } from './plans';
 
 const StartBodySchema = z.object({
   year: z.number().int().min(2000).max(2100).describe('the cycle year'),
@@ -78,7 +79,10 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
       const existing = await describeExisting(workflowId);
       if (existing) return reply.status(409).send(existing);
 
-      const prepared = await prepareCycleData(app.db, year, planId, options);
+      const prepared = await prepareCycleData(app.db, year, planId, options).catch((err: unknown) => {
+        if (err instanceof ZodError) throw directoryIncomplete(err);
+        throw err;
+      });
       if (prepared.kind === 'plan-not-found')
         throw new DomainError(404, 'plan_not_found', `没有编号为 ${planId} 的计划 / no plan ${planId}`);
       if (prepared.kind === 'invalid-options')
@@ -87,6 +91,13 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         throw new DomainError(422, 'unresolved_assignees', prepared.message, prepared.problems);
 
       const plan = await getPlan(app.db, planId);
+      if (plan && plan.year !== year) {
+        throw new DomainError(
+          422,
+          'plan_year_mismatch',
+          `计划 ${planId} 是 ${plan.year} 年的工作要点，不能用于 ${year} 年度周期 / plan ${planId} is for ${plan.year}, not ${year}`,
+        );
+      }
       try {
         const handle = await app.temporal.workflow.start(annualCycle, {
           workflowId,
@@ -134,8 +145,9 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         d.status.name === 'RUNNING' || d.status.name === 'COMPLETED' || d.status.name === 'CONTINUED_AS_NEW';
       if (!blocking) return undefined;
       const year = Number(workflowId.replace('cycle-', ''));
-      const { rows } = await app.db.query<{ plan_id: string; assignees: { number: number }[] | null }>(
-        'SELECT plan_id, assignees FROM cycles WHERE year = $1',
+      // The plan's work points, not the resolved assignees: those appear only once the worker has prepared the cycle.
+      const { rows } = await app.db.query<{ plan_id: string; numbers: number[] | null }>(
+        'SELECT c.plan_id, array(SELECT w.number FROM work_points w WHERE w.plan_id = c.plan_id ORDER BY w.number) AS numbers FROM cycles c WHERE c.year = $1',
         [year],
       );
       const row = rows[0];
@@ -148,7 +160,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         planId: row ? Number(row.plan_id) : 0,
         workflowId,
         runId: d.runId,
-        workPoints: (row?.assignees ?? []).map((a) => workPointWorkflowId(year, a.number)),
+        workPoints: (row?.numbers ?? []).map((n) => workPointWorkflowId(year, n)),
         temporalUi: uiLink(workflowId, d.runId),
       };
     } catch (err) {

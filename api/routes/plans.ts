@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z, ZodError } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { parsePlan } from '../../domain/plan-parser';
 import { ParseWarningSchema, PlanSchema, type ParseWarning, type Plan } from '../../domain/plan';
@@ -72,6 +72,18 @@ const AssigneesSchema = z.object({
 });
 
 const IdParams = z.object({ id: z.coerce.number().int().positive() });
+
+/** The stored unit directory cannot be used at all (e.g. it is empty): say so and how to fix it, not a 500. */
+export function directoryIncomplete(err: ZodError): DomainError {
+  const issues = err.issues.map((i) => i.message);
+  return new DomainError(
+    422,
+    'directory_incomplete',
+    `单位目录不完整：${issues.join('；')}。请先用 PUT /api/units 导入单位目录（含园区依法治区办） / ` +
+      'the unit directory is incomplete: import it with PUT /api/units (including the office)',
+    issues,
+  );
+}
 
 function readBody(body: z.infer<typeof ImportBodySchema>): {
   text: string;
@@ -186,7 +198,12 @@ const plans: FastifyPluginAsyncZod = async (app) => {
           'plan_not_found',
           `没有编号为 ${request.params.id} 的计划 / no plan ${request.params.id}`,
         );
-      const resolved = resolvePlanAssignees(plan.workPoints, await loadDirectory(app.db));
+      const directory = await loadDirectory(app.db).catch((err: unknown) => {
+        // loadDirectory refuses a stored directory without exactly one office — what a fresh install has.
+        if (err instanceof ZodError) throw directoryIncomplete(err);
+        throw err;
+      });
+      const resolved = resolvePlanAssignees(plan.workPoints, directory);
       const unitView = (r: { unit: { id: string; name: string }; via: unknown[] }) => ({
         id: r.unit.id,
         name: r.unit.name,

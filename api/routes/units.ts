@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import YAML from 'yaml';
+import { DatabaseError } from 'pg';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
   ContactSchema,
@@ -9,7 +10,7 @@ import {
   UnitKindSchema,
   unitGroupNamed,
 } from '../../domain/units';
-import { importDirectory, listUnits, loadDirectory, setGroupSelection } from '../../db/units-repo';
+import { importDirectory, listUnits, setGroupSelection } from '../../db/units-repo';
 import { DomainError, errorResponses } from '../errors';
 
 const StoredUnitSchema = z.object({
@@ -75,7 +76,18 @@ const units: FastifyPluginAsyncZod = async (app) => {
   );
 
   const directoryView = async () => {
-    const [all, directory] = await Promise.all([listUnits(app.db), loadDirectory(app.db)]);
+    const [all, selections] = await Promise.all([
+      listUnits(app.db),
+      // Read as stored, not through loadDirectory: that re-validates the whole directory and throws on one
+      // without an office, i.e. on every fresh install, where this view must show the empty directory.
+      app.db.query<{ group_name: string; work_point: number; unit_ids: string[] }>(
+        'SELECT group_name, work_point, unit_ids FROM unit_group_selections ORDER BY group_name, work_point',
+      ),
+    ]);
+    const groupSelections: Record<string, Record<string, string[]>> = {};
+    for (const r of selections.rows) {
+      (groupSelections[r.group_name] ??= {})[r.work_point === 0 ? 'default' : String(r.work_point)] = r.unit_ids;
+    }
     return {
       units: all,
       groups: Object.entries(UNIT_GROUPS).map(([name, rule]) => ({
@@ -83,7 +95,7 @@ const units: FastifyPluginAsyncZod = async (app) => {
         type: rule.type,
         description: rule.description,
       })),
-      groupSelections: directory.groupSelections,
+      groupSelections,
     };
   };
 
@@ -130,7 +142,18 @@ const units: FastifyPluginAsyncZod = async (app) => {
           issues,
         );
       }
-      const result = await importDirectory(app.db, parsed.data);
+      const result = await importDirectory(app.db, parsed.data).catch((err: unknown) => {
+        // Names are unique across all stored units, deactivated ones included; the import rolled back.
+        if (err instanceof DatabaseError && err.code === '23505') {
+          throw new DomainError(
+            422,
+            'directory_conflict',
+            `单位目录与已存的单位冲突，未做任何修改：${err.detail ?? err.message}。单位名称不能重复（含已停用的单位），请沿用原单位的编号 / ` +
+              "the import conflicts with a stored unit (names are unique, deactivated units included): keep that unit's id",
+          );
+        }
+        throw err;
+      });
       return { ...(await directoryView()), ...result };
     },
   );

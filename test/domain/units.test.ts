@@ -283,9 +283,16 @@ describe('directory schema', () => {
     expect(messages).toMatch(/"园区各部门" is not chosen per work point/);
   });
 
-  it('requires exactly one office', () => {
+  it('requires exactly one active office; a replaced office stays as an inactive record', () => {
     const r = UnitDirectorySchema.safeParse({ units: [{ id: 'a', name: '经发局', kind: 'department' }] });
-    expect(r.error!.issues[0]!.message).toMatch(/exactly one unit of kind "office"/);
+    expect(r.error!.issues[0]!.message).toMatch(/exactly one active unit of kind "office"/);
+    const replaced = UnitDirectorySchema.safeParse({
+      units: [
+        { id: 'old-office', name: '原依法治区办', kind: 'office', active: false },
+        { id: 'office', name: '园区依法治区办', kind: 'office' },
+      ],
+    });
+    expect(replaced.success).toBe(true);
   });
 
   it('fills unit defaults', () => {

@@ -1,0 +1,148 @@
+import fp from 'fastify-plugin';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { verifyToken, type Actor } from '../../db/tokens-repo';
+import { DomainError } from '../errors';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The token holder; always set on /api routes (the hook answers 401 otherwise), null elsewhere unless a valid credential came along. */
+    actor: Actor | null;
+  }
+}
+
+/** The HttpOnly cookie the dashboard keeps the token in (set it with SameSite=Strict; see the CSRF check below). */
+export const TOKEN_COOKIE = 'duban_token';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const CREATE_HINT = 'npx duban token create';
+
+/** Routes whose pattern starts here need a token; everything else (health, docs, reply pages, dashboard) is public. */
+function requiresToken(routeUrl: string): boolean {
+  return routeUrl === '/api' || routeUrl.startsWith('/api/');
+}
+
+/** Routes that are public but may show who is signed in (the dashboard reads request.actor). */
+function mayUseToken(routeUrl: string): boolean {
+  return routeUrl === '/dashboard' || routeUrl.startsWith('/dashboard/');
+}
+
+type Credential = { source: 'header' | 'cookie'; token: string } | { source: 'malformed-header' } | undefined;
+
+function readCredential(request: FastifyRequest): Credential {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    return m?.[1] ? { source: 'header', token: m[1] } : { source: 'malformed-header' };
+  }
+  const token = cookieValue(request.headers.cookie, TOKEN_COOKIE);
+  return token ? { source: 'cookie', token } : undefined;
+}
+
+/** One cookie's value; a hand parser because this is the only cookie the API reads. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const raw = part
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return undefined;
+}
+
+function unauthorized(reply: FastifyReply, error: 'missing' | 'invalid' | 'malformed'): DomainError {
+  // RFC 6750 §3: tell the client which scheme to use, and whether the token it sent was the problem.
+  reply.header(
+    'WWW-Authenticate',
+    error === 'missing' ? 'Bearer realm="duban"' : 'Bearer realm="duban", error="invalid_token"',
+  );
+  if (error === 'missing') {
+    return new DomainError(
+      401,
+      'unauthorized',
+      `需要 API 令牌：请在请求头加 Authorization: Bearer <token>（用 ${CREATE_HINT} 创建） / ` +
+        `an API token is required: send Authorization: Bearer <token> (create one with ${CREATE_HINT})`,
+    );
+  }
+  if (error === 'malformed') {
+    return new DomainError(
+      401,
+      'unauthorized',
+      '请求头格式不正确：应为 Authorization: Bearer <token> / the Authorization header must read "Bearer <token>"',
+    );
+  }
+  return new DomainError(
+    401,
+    'invalid_token',
+    `令牌无效或已吊销：请检查令牌是否完整，或用 ${CREATE_HINT} 创建新令牌 / ` +
+      `the token is invalid or revoked: check that it is complete, or create a new one with ${CREATE_HINT}`,
+  );
+}
+
+/**
+ * Bearer-token authentication for the office API. Runs in onRequest, before the body is read, so an
+ * unauthenticated caller costs no body parsing. The decision goes by the matched route pattern rather
+ * than the raw URL, so percent-encoded or otherwise disguised paths cannot route to /api unchecked.
+ */
+export default fp(
+  async (app) => {
+    app.decorateRequest('actor', null);
+
+    app.addHook('onRequest', async (request, reply) => {
+      const route = request.routeOptions.url;
+      if (route === undefined) return; // no route matched: the 404 handler answers
+      const required = requiresToken(route);
+      if (!required && !mayUseToken(route)) return;
+
+      const credential = readCredential(request);
+      if (credential === undefined) {
+        if (required) throw unauthorized(reply, 'missing');
+        return;
+      }
+      if (credential.source === 'malformed-header') {
+        if (required) throw unauthorized(reply, 'malformed');
+        return;
+      }
+      const actor = await verifyToken(app.db, credential.token);
+      if (!actor) {
+        if (required) throw unauthorized(reply, 'invalid');
+        return;
+      }
+      request.actor = actor;
+      if (!required || SAFE_METHODS.has(request.method)) return;
+
+      if (credential.source === 'cookie' && isCrossSite(request)) {
+        // A browser sends the cookie along with a form another site submits; a header token it never sends by itself.
+        throw new DomainError(
+          403,
+          'cross_site_request',
+          '拒绝跨站请求：请从督办管理页面操作，或在请求头加 Authorization: Bearer <token> / ' +
+            'cross-site request refused: act from the duban dashboard or send Authorization: Bearer <token>',
+        );
+      }
+      if (actor.role !== 'admin') {
+        throw new DomainError(
+          403,
+          'forbidden',
+          `只读令牌（${actor.role}）不能修改数据：请使用 admin 令牌（${CREATE_HINT} --role admin） / ` +
+            `a ${actor.role} token may only read; ${request.method} needs an admin token (${CREATE_HINT} --role admin)`,
+        );
+      }
+    });
+  },
+  { name: 'auth', dependencies: ['db'] },
+);
+
+/** Fetch Metadata: every current browser says whether a request comes from another site; other clients send nothing. */
+function isCrossSite(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  return site !== undefined && site !== 'same-origin' && site !== 'none';
+}
