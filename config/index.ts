@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_BYPASS_KINDS, parseQuietHours } from '../domain/delivery-time';
+import { DEFAULT_BYPASS_KINDS, parseKindList, parseQuietHours } from '../domain/delivery-time';
 import { tryParseDuration } from '../domain/schedule';
 import { NOTICE_KINDS } from '../workflows/definitions';
 
@@ -82,12 +82,12 @@ const delivery = {
     .trim()
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a time of day 'HH:MM' (Asia/Shanghai), e.g. 09:00")
     .default('09:00'),
+  /** Kept as text (validated here, split by activities/delivery.ts) so .env.example shows the default verbatim. */
   DIGEST_BYPASS_KINDS: z
     .string()
     .trim()
     .default(DEFAULT_BYPASS_KINDS.join(','))
-    .transform((v) => (v.toLowerCase() === 'none' ? [] : v.split(/[\s,]+/).filter(Boolean)))
-    .refine((kinds) => kinds.every((k) => (NOTICE_KINDS as readonly string[]).includes(k)), {
+    .refine((v) => parseKindList(v).every((k) => (NOTICE_KINDS as readonly string[]).includes(k)), {
       message: `must be 'none' or a comma-separated list of notice kinds: ${NOTICE_KINDS.join(', ')}`,
     }),
   QUIET_HOURS: z
@@ -104,8 +104,7 @@ const delivery = {
         }
       },
       { message: "must be 'HH:MM-HH:MM' (Asia/Shanghai, may wrap midnight) or 'off'" },
-    )
-    .transform((v) => parseQuietHours(v)),
+    ),
   /** ISO-8601 duration between the dispatcher's passes over the outbox. */
   DISPATCH_INTERVAL: z
     .string()

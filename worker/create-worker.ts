@@ -1,6 +1,7 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from '../activities';
+import { deliveryOptionsFromConfig, type DeliveryConfig } from '../activities/delivery';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -12,7 +13,7 @@ export interface CreateWorkerOptions {
     LINK_SECRET: string;
     WORKER_MAX_CACHED_WORKFLOWS?: number;
     WORKER_SHUTDOWN_GRACE_MS?: number;
-  };
+  } & DeliveryConfig;
   /** Tests pass a prebuilt bundle so several workers share one webpack build. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -31,6 +32,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       pool: opts.pool,
       publicBaseUrl: config.PUBLIC_BASE_URL,
       linkSecret: config.LINK_SECRET,
+      delivery: deliveryOptionsFromConfig(config),
     }),
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? 1000,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS ?? 10_000,

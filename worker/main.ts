@@ -1,9 +1,11 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import { loadWorkerConfig, type WorkerConfig } from '../config';
 import { runMain } from '../config/run-main';
 import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
 import { createWorker } from './create-worker';
+import { ensureDispatcher } from './dispatcher';
 
 let config: WorkerConfig | undefined;
 
@@ -29,6 +31,9 @@ async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL);
   try {
     const worker = await createWorker({ connection, pool, config });
+    // Without the dispatcher no notice leaves the outbox, so failing to start it stops the worker loudly.
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    await ensureDispatcher(client, config.TEMPORAL_TASK_QUEUE, { intervalMs: config.DISPATCH_INTERVAL });
     Runtime.instance().logger.info('worker started', {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       namespace: config.TEMPORAL_NAMESPACE,

@@ -1,2 +1,3 @@
 export { annualCycle } from './annual-cycle';
 export { workPoint } from './work-point';
+export { dispatcher } from './dispatcher';

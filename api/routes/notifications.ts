@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { maskAddress } from '../../activities/webhook-address';
+import { toShanghaiIso } from '../../domain/schedule';
+import { NOTICE_KINDS } from '../../workflows/definitions';
+import { DomainError, errorResponses } from '../errors';
+
+const STATUSES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
+const CHANNELS = ['email', 'webhook', 'log'] as const;
+
+const QuerySchema = z.object({
+  unit: z.string().trim().min(1).optional().describe('unit id (单位), e.g. jingfa-ju'),
+  kind: z.enum(NOTICE_KINDS).optional().describe('notice kind, e.g. reminder, overdue, escalation-office'),
+  status: z
+    .enum(STATUSES)
+    .optional()
+    .describe('pending (waiting for its send time or a retry), sending, sent, failed (gave up), skipped'),
+  channel: z.enum(CHANNELS).optional(),
+  cycle: z.coerce.number().int().min(2000).max(2100).optional().describe('cycle year'),
+  workPoint: z.coerce.number().int().min(0).optional().describe('work point number (第N条)'),
+  limit: z.coerce.number().int().min(1).max(500).default(50).describe('page size, 1–500 (default 50)'),
+  cursor: z.string().min(1).optional().describe('nextCursor of the previous page; omit for the first page'),
+});
+
+const instant = z.string().describe('ISO-8601 instant in Beijing time (+08:00)');
+
+const NotificationSchema = z
+  .object({
+    id: z.number().int(),
+    key: z.string().describe('idempotency key: workflow ID + event + recipient'),
+    workflowId: z.string(),
+    cycleYear: z.number().int(),
+    workPoint: z.number().int().nullable(),
+    unit: z.object({ id: z.string(), name: z.string().nullable() }),
+    kind: z.string(),
+    period: z.string().nullable(),
+    channel: z.string(),
+    address: z.string().describe('recipient; webhook URLs are shown without their query (it holds the robot key)'),
+    subject: z.string(),
+    body: z.string(),
+    link: z.string().nullable().describe('the reply link the notice carries'),
+    dueAt: instant.nullable(),
+    scheduledFor: instant.describe('when the workflow raised the notice'),
+    deliverAfter: instant.describe('not sent before: the digest slot, or the end of quiet hours'),
+    digest: z.boolean().describe('true: collected into the daily digest; false: sent on its own'),
+    digestId: z.number().int().nullable().describe('the digest message that carried it (sent digests only)'),
+    status: z.enum(STATUSES),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    nextAttemptAt: instant.nullable().describe('earliest retry after a failed attempt'),
+    createdAt: instant,
+    deliveredAt: instant.nullable(),
+  })
+  .meta({ id: 'Notification' });
+
+const PageSchema = z.object({
+  items: z.array(NotificationSchema),
+  total: z.number().int().describe('notices matching the filters, over all pages'),
+  limit: z.number().int(),
+  nextCursor: z.string().nullable().describe('pass as cursor for the next page; null on the last page'),
+});
+
+interface Row {
+  id: string;
+  idempotency_key: string;
+  workflow_id: string;
+  cycle_year: number;
+  work_point: number | null;
+  unit_id: string;
+  unit_name: string | null;
+  kind: string;
+  period: string | null;
+  channel: string;
+  address: string;
+  subject: string;
+  body: string;
+  link: string | null;
+  due_at: Date | null;
+  scheduled_for: Date;
+  deliver_after: Date;
+  digest: boolean;
+  digest_id: string | null;
+  status: (typeof STATUSES)[number];
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  delivered_at: Date | null;
+}
+
+/** Pages run newest first by id; the cursor is the last id seen, wrapped so clients treat it as opaque. */
+const encodeCursor = (id: string): string => Buffer.from(JSON.stringify({ before: id })).toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const before = (parsed as { before?: unknown } | null)?.before;
+    if (typeof before === 'string' && /^\d{1,18}$/.test(before)) return before;
+  } catch {
+    // fall through to the error below
+  }
+  throw new DomainError(
+    400,
+    'invalid_cursor',
+    '分页游标无效：请使用上一页返回的 nextCursor，或省略它从第一页开始 / invalid cursor: pass the nextCursor of the previous page',
+  );
+}
+
+const iso = (d: Date): string => toShanghaiIso(d.getTime());
+
+const notifications: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/api/notifications',
+    {
+      schema: {
+        tags: ['notifications'],
+        summary: 'The notification log (通知记录): every notice, its channel, digest and delivery state',
+        description:
+          'Filters combine with AND. Newest first; page with limit and the opaque nextCursor. ' +
+          '`status=failed` lists what never reached its unit, with last_error.',
+        querystring: QuerySchema,
+        response: { 200: PageSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (sql: (p: string) => string, value: unknown) => {
+        params.push(value);
+        where.push(sql(`$${params.length}`));
+      };
+      if (q.unit !== undefined) add((p) => `o.unit_id = ${p}`, q.unit);
+      if (q.kind !== undefined) add((p) => `o.kind = ${p}`, q.kind);
+      if (q.status !== undefined) add((p) => `o.status = ${p}`, q.status);
+      if (q.channel !== undefined) add((p) => `o.channel = ${p}`, q.channel);
+      if (q.cycle !== undefined) add((p) => `o.cycle_year = ${p}`, q.cycle);
+      if (q.workPoint !== undefined) add((p) => `o.work_point = ${p}`, q.workPoint);
+      const filters = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+
+      const countParams = [...params];
+      if (q.cursor !== undefined) add((p) => `o.id < ${p}::bigint`, decodeCursor(q.cursor));
+      const page = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+      params.push(q.limit + 1);
+
+      const [{ rows }, count] = await Promise.all([
+        app.db.query<Row>(
+          `SELECT o.id::text, o.idempotency_key, o.workflow_id, o.cycle_year, o.work_point, o.unit_id, u.name AS unit_name,
+                  o.kind, o.period, o.channel, o.address, o.subject, o.body, o.link, o.due_at, o.scheduled_for,
+                  o.deliver_after, o.digest, o.digest_id::text, o.status, o.attempts, o.last_error, o.next_attempt_at,
+                  o.created_at, o.delivered_at
+           FROM outbox o LEFT JOIN units u ON u.id = o.unit_id
+           ${page}
+           ORDER BY o.id DESC
+           LIMIT $${params.length}`,
+          params,
+        ),
+        app.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM outbox o ${filters}`, countParams),
+      ]);
+
+      const items = rows.slice(0, q.limit);
+      const last = items[items.length - 1];
+      return {
+        items: items.map((r) => ({
+          id: Number(r.id),
+          key: r.idempotency_key,
+          workflowId: r.workflow_id,
+          cycleYear: r.cycle_year,
+          workPoint: r.work_point,
+          unit: { id: r.unit_id, name: r.unit_name },
+          kind: r.kind,
+          period: r.period,
+          channel: r.channel,
+          address: maskAddress(r.channel, r.address),
+          subject: r.subject,
+          body: r.body,
+          link: r.link,
+          dueAt: r.due_at ? iso(r.due_at) : null,
+          scheduledFor: iso(r.scheduled_for),
+          deliverAfter: iso(r.deliver_after),
+          digest: r.digest,
+          digestId: r.digest_id !== null ? Number(r.digest_id) : null,
+          status: r.status,
+          attempts: r.attempts,
+          lastError: r.last_error,
+          nextAttemptAt: r.next_attempt_at ? iso(r.next_attempt_at) : null,
+          createdAt: iso(r.created_at),
+          deliveredAt: r.delivered_at ? iso(r.delivered_at) : null,
+        })),
+        total: count.rows[0]?.total ?? 0,
+        limit: q.limit,
+        nextCursor: rows.length > q.limit && last ? encodeCursor(last.id) : null,
+      };
+    },
+  );
+};
+
+export default notifications;
