@@ -209,3 +209,19 @@ export function addWorkdays(cal: Calendar, date: string, n: number): string {
   }
   return d;
 }
+
+/**
+ * Workdays from `from` (exclusive) to `to` (inclusive); negative when `to` is before `from`.
+ * "还剩 N 个工作日" on the due date's eve is 1; "已逾期 N 个工作日" counts the workdays since the due date.
+ */
+export function workdaysBetween(cal: Calendar, from: string, to: string): number {
+  if (from === to) return 0;
+  const step = from < to ? 1 : -1;
+  let n = 0;
+  let d = from;
+  while (d !== to) {
+    d = addCalendarDays(d, step);
+    if (isWorkday(cal, d)) n += 1;
+  }
+  return step * n;
+}

@@ -9,6 +9,7 @@ import {
   loadCalendar,
   nextWorkdayOnOrAfter,
   previousWorkdayOnOrBefore,
+  workdaysBetween,
 } from '../../domain/calendar';
 
 const years = Object.values(CALENDAR_DATA);
@@ -154,5 +155,15 @@ describe('addWorkdays and nextWorkdayOnOrAfter', () => {
 
   it('rejects a fractional count', () => {
     expect(() => addWorkdays(cal, '2023-07-10', 1.5)).toThrow(RangeError);
+  });
+});
+
+describe('workdaysBetween', () => {
+  it('counts the workdays after the first date up to and including the second, across the 2023 National Day break', () => {
+    // 2023-09-29 .. 10-06 were off; 10-07 (Sat) and 10-08 (Sun) were make-up workdays.
+    expect(workdaysBetween(cal, '2023-09-28', '2023-10-09')).toBe(3);
+    expect(workdaysBetween(cal, '2023-10-09', '2023-09-28')).toBe(-3);
+    expect(workdaysBetween(cal, '2023-07-10', '2023-07-10')).toBe(0);
+    expect(workdaysBetween(cal, '2023-07-07', '2023-07-10')).toBe(1);
   });
 });

@@ -1,0 +1,193 @@
+import type { Pool } from 'pg';
+import type { AttachmentRef } from '../workflows/definitions';
+
+/** Reads and writes behind the reply page: what a unit owes, what it already sent, its evidence files and receipts. */
+
+export interface CycleRow {
+  year: number;
+  planId: number;
+  options: unknown;
+  assignees: { number: number; leadUnits: { id: string }[]; responsibleUnits: { id: string }[] }[] | null;
+  finishedAt: Date | null;
+}
+
+export async function getCycle(pool: Pool, year: number): Promise<CycleRow | undefined> {
+  const { rows } = await pool.query<{
+    year: number;
+    plan_id: string;
+    options: unknown;
+    assignees: CycleRow['assignees'];
+    finished_at: Date | null;
+  }>('SELECT year, plan_id, options, assignees, finished_at FROM cycles WHERE year = $1', [year]);
+  const r = rows[0];
+  return (
+    r && {
+      year: r.year,
+      planId: Number(r.plan_id),
+      options: r.options,
+      assignees: r.assignees,
+      finishedAt: r.finished_at,
+    }
+  );
+}
+
+export async function getWorkPoint(
+  pool: Pool,
+  planId: number,
+  number: number,
+): Promise<{ number: number; section: string | null; title: string; text: string } | undefined> {
+  const { rows } = await pool.query<{ number: number; section: string | null; title: string; text: string }>(
+    'SELECT number, section, title, text FROM work_points WHERE plan_id = $1 AND number = $2',
+    [planId, number],
+  );
+  return rows[0];
+}
+
+export async function getUnit(
+  pool: Pool,
+  id: string,
+): Promise<{ id: string; name: string; active: boolean } | undefined> {
+  const { rows } = await pool.query<{ id: string; name: string; active: boolean }>(
+    'SELECT id, name, active FROM units WHERE id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
+export interface ObligationRow {
+  state: string;
+  dueAt: Date;
+  acknowledgedAt: Date | null;
+}
+
+export async function getObligation(
+  pool: Pool,
+  workflowId: string,
+  unitId: string,
+  period: string,
+): Promise<ObligationRow | undefined> {
+  const { rows } = await pool.query<{ state: string; due_at: Date; acknowledged_at: Date | null }>(
+    'SELECT state, due_at, acknowledged_at FROM work_point_obligations WHERE workflow_id = $1 AND unit_id = $2 AND period = $3',
+    [workflowId, unitId, period],
+  );
+  const r = rows[0];
+  return r && { state: r.state, dueAt: r.due_at, acknowledgedAt: r.acknowledged_at };
+}
+
+export interface SentReport {
+  submissionId: string;
+  text: string;
+  late: boolean;
+  submittedAt: Date;
+  selfAssessment: string | null;
+  attachments: AttachmentRef[];
+  receiptNo: string | null;
+}
+
+/** Stored reports, plus receipts whose report the worker has not stored yet (accepted while it was away). */
+export async function listSent(
+  pool: Pool,
+  q: { year: number; workPoint: number; unitId: string; period: string },
+): Promise<{ stored: SentReport[]; pending: { receiptNo: string; acceptedAt: Date }[] }> {
+  const stored = await pool.query<{
+    submission_id: string;
+    text: string;
+    late: boolean;
+    submitted_at: Date;
+    self_assessment: string | null;
+    attachments: AttachmentRef[];
+    receipt_no: string | null;
+  }>(
+    `SELECT r.submission_id, r.text, r.late, r.submitted_at, r.self_assessment, r.attachments, c.receipt_no
+     FROM reports r LEFT JOIN receipts c ON c.submission_id = r.submission_id
+     WHERE r.cycle_year = $1 AND r.work_point = $2 AND r.unit_id = $3 AND r.period = $4 ORDER BY r.submitted_at`,
+    [q.year, q.workPoint, q.unitId, q.period],
+  );
+  const pending = await pool.query<{ receipt_no: string; accepted_at: Date }>(
+    `SELECT c.receipt_no, c.accepted_at FROM receipts c
+     WHERE c.cycle_year = $1 AND c.work_point = $2 AND c.unit_id = $3 AND c.period = $4
+       AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.submission_id = c.submission_id) ORDER BY c.accepted_at`,
+    [q.year, q.workPoint, q.unitId, q.period],
+  );
+  return {
+    stored: stored.rows.map((r) => ({
+      submissionId: r.submission_id,
+      text: r.text,
+      late: r.late,
+      submittedAt: r.submitted_at,
+      selfAssessment: r.self_assessment,
+      attachments: r.attachments,
+      receiptNo: r.receipt_no,
+    })),
+    pending: pending.rows.map((r) => ({ receiptNo: r.receipt_no, acceptedAt: r.accepted_at })),
+  };
+}
+
+export interface NewAttachment {
+  id: string;
+  name: string;
+  contentType: string;
+  sha256: string;
+  data: Buffer;
+}
+
+export async function saveAttachments(pool: Pool, submissionId: string, files: NewAttachment[]): Promise<void> {
+  for (const f of files) {
+    await pool.query(
+      `INSERT INTO attachments (id, submission_id, name, content_type, size, sha256, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (id) DO NOTHING`,
+      [f.id, submissionId, f.name, f.contentType, f.data.length, f.sha256, f.data],
+    );
+  }
+}
+
+/** Compensation when Temporal did not accept the report: the unit is asked to retry, nothing stays half-stored. */
+export async function deleteAttachments(pool: Pool, submissionId: string): Promise<void> {
+  await pool.query('DELETE FROM attachments WHERE submission_id = $1', [submissionId]);
+}
+
+export async function getAttachment(
+  pool: Pool,
+  id: string,
+): Promise<{ name: string; contentType: string; data: Buffer; submissionId: string } | undefined> {
+  const { rows } = await pool.query<{ name: string; content_type: string; data: Buffer; submission_id: string }>(
+    'SELECT name, content_type, data, submission_id FROM attachments WHERE id = $1',
+    [id],
+  );
+  const r = rows[0];
+  return r && { name: r.name, contentType: r.content_type, data: r.data, submissionId: r.submission_id };
+}
+
+export async function getReceipt(
+  pool: Pool,
+  submissionId: string,
+): Promise<{ receiptNo: string; acceptedAt: Date } | undefined> {
+  const { rows } = await pool.query<{ receipt_no: string; accepted_at: Date }>(
+    'SELECT receipt_no, accepted_at FROM receipts WHERE submission_id = $1',
+    [submissionId],
+  );
+  const r = rows[0];
+  return r && { receiptNo: r.receipt_no, acceptedAt: r.accepted_at };
+}
+
+export async function saveReceipt(
+  pool: Pool,
+  r: {
+    submissionId: string;
+    receiptNo: string;
+    year: number;
+    workPoint: number;
+    unitId: string;
+    period: string;
+    kind: string;
+  },
+): Promise<{ receiptNo: string; acceptedAt: Date }> {
+  await pool.query(
+    `INSERT INTO receipts (submission_id, receipt_no, cycle_year, work_point, unit_id, period, kind)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (submission_id) DO NOTHING`,
+    [r.submissionId, r.receiptNo, r.year, r.workPoint, r.unitId, r.period, r.kind],
+  );
+  const stored = await getReceipt(pool, r.submissionId);
+  if (!stored) throw new Error(`receipt ${r.submissionId} vanished`);
+  return stored;
+}
