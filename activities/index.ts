@@ -3,6 +3,8 @@ import type { Pool } from 'pg';
 import { parseLinkKeys, replyUrl, signLink, type LinkKeys } from '../common/links';
 import type { Unit } from '../domain/units';
 import type { CycleResult, NoticeRequest, ReportRecord, StatusUpdate, WorkPointInput } from '../workflows/definitions';
+import { deliveryTime } from '../domain/delivery-time';
+import { createDeliveryActivities, resolveDelivery, type DeliveryOptions } from './delivery';
 import { prepareCycleData, recordCycle } from './prepare-cycle';
 import { renderNotice } from './templates';
 
@@ -14,6 +16,8 @@ export interface ActivityDeps {
   linkSecret: string;
   /** How long reply links stay valid. */
   linkTtlDays?: number;
+  /** Mailer, webhook fetch, digest and quiet-hours policy (activities/delivery.ts); defaults: no SMTP, 09:00 digest. */
+  delivery?: DeliveryOptions;
 }
 
 export interface PrepareCycleInput {
@@ -31,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
   const { pool } = deps;
   const keys: LinkKeys = parseLinkKeys(deps.linkSecret);
   const ttlMs = (deps.linkTtlDays ?? 400) * 24 * 3600 * 1000;
+  const delivery = resolveDelivery(deps.delivery);
 
   function linkFor(n: NoticeRequest): string | undefined {
     if (n.link === 'none') return undefined;
@@ -46,6 +51,8 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
+    ...createDeliveryActivities(pool, delivery),
+
     /**
      * Reads the plan and the directory, resolves every work point's units and computes the schedule.
      * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
@@ -73,8 +80,9 @@ export function createActivities(deps: ActivityDeps) {
 
     /**
      * Writes notices to the outbox, one row per recipient contact; the idempotency key (workflow
-     * ID + event + recipient) makes a retried call write nothing twice. The log channel is delivered
-     * here; email and webhook rows wait for the dispatcher.
+     * ID + event + recipient) makes a retried call write nothing twice. Every channel, log included,
+     * waits for the dispatcher (deliverDue) until deliver_after: the digest slot, or for bypassing kinds
+     * the end of quiet hours, so the log shows exactly what a unit would receive and when.
      */
     async notify(notices: NoticeRequest[]): Promise<{ written: number }> {
       const unitIds = [...new Set(notices.map((n) => n.unitId))];
@@ -84,6 +92,7 @@ export function createActivities(deps: ActivityDeps) {
       );
       const units = new Map(rows.map((r) => [r.id, r]));
       let written = 0;
+      const calendarMissing = new Set<number>();
       for (const n of notices) {
         const unit = units.get(n.unitId);
         const contacts =
@@ -93,13 +102,15 @@ export function createActivities(deps: ActivityDeps) {
         }
         const link = linkFor(n);
         const { subject, body } = renderNotice(n, unit?.name ?? n.unitId, link);
+        const when = deliveryTime(n.scheduledFor, n.kind, delivery.policy, delivery.calendar);
+        if (when.calendarMissingYear !== undefined) calendarMissing.add(when.calendarMissingYear);
         for (const c of contacts) {
           const key = contacts.length === 1 ? n.key : `${n.key}:${c.channel}:${c.address}`;
-          const delivered = c.channel === 'log';
           const res = await pool.query(
             `INSERT INTO outbox (idempotency_key, workflow_id, cycle_year, work_point, unit_id, kind, period, channel, address,
-                                 subject, body, link, scheduled_for, status, attempts, delivered_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, to_timestamp($13 / 1000.0), $14, $15, $16)
+                                 subject, body, link, scheduled_for, due_at, deliver_after, digest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, to_timestamp($13 / 1000.0),
+                     to_timestamp($14 / 1000.0), to_timestamp($15 / 1000.0), $16)
              ON CONFLICT (idempotency_key) DO NOTHING`,
             [
               key,
@@ -115,16 +126,21 @@ export function createActivities(deps: ActivityDeps) {
               body,
               link ?? null,
               n.scheduledFor,
-              delivered ? 'sent' : 'pending',
-              delivered ? 1 : 0,
-              delivered ? new Date() : null,
+              n.dueAt ?? null,
+              when.deliverAfter,
+              when.digest,
             ],
           );
-          if ((res.rowCount ?? 0) > 0) {
-            written += 1;
-            if (delivered) log.info(`notice ${n.kind} → ${unit?.name ?? n.unitId}: ${subject}`, { key });
-          }
+          written += res.rowCount ?? 0;
         }
+      }
+      for (const year of calendarMissing) {
+        // Delivery goes on (see domain/delivery-time.ts nextDigestSlot); the warning makes the gap visible.
+        delivery.logger.warn(
+          `没有${year}年的工作日历：每日汇总暂按每天 ${delivery.policy.digestTime} 发送（不区分节假日），请添加 domain/calendar/${year}.json / ` +
+            `no working-day calendar for ${year}: digests go out at the next ${delivery.policy.digestTime} on any day until domain/calendar/${year}.json is added`,
+          { year },
+        );
       }
       return { written };
     },
@@ -184,12 +200,13 @@ export function createActivities(deps: ActivityDeps) {
         for (const o of update.obligations) {
           await client.query(
             `INSERT INTO work_point_obligations (workflow_id, cycle_year, work_point, unit_id, unit_name, period, state, due_at,
-                                                 acknowledged_at, last_submitted_at, submissions, extension, version)
+                                                 acknowledged_at, last_submitted_at, submissions, extension, version, facts)
              VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), to_timestamp($10 / 1000.0),
-                     $11, $12, $13)
+                     $11, $12, $13, $14)
              ON CONFLICT (workflow_id, unit_id, period) DO UPDATE SET unit_name = EXCLUDED.unit_name, state = EXCLUDED.state,
                due_at = EXCLUDED.due_at, acknowledged_at = EXCLUDED.acknowledged_at, last_submitted_at = EXCLUDED.last_submitted_at,
-               submissions = EXCLUDED.submissions, extension = EXCLUDED.extension, version = EXCLUDED.version
+               submissions = EXCLUDED.submissions, extension = EXCLUDED.extension, version = EXCLUDED.version,
+               facts = EXCLUDED.facts
              WHERE work_point_obligations.version < EXCLUDED.version`,
             [
               status.workflowId,
@@ -205,6 +222,7 @@ export function createActivities(deps: ActivityDeps) {
               o.submissions,
               o.extension ? JSON.stringify(o.extension) : null,
               version,
+              JSON.stringify(o.facts),
             ],
           );
         }

@@ -7,10 +7,15 @@ import { installErrorHandler } from './errors';
 import dbPlugin from './plugins/db';
 import temporalPlugin from './plugins/temporal';
 import docsPlugin from './plugins/docs';
+import authPlugin from './plugins/auth';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plans';
 import unitRoutes from './routes/units';
 import cycleRoutes from './routes/cycles';
+import notificationRoutes from './routes/notifications';
+import replyRoutes from './routes/reply';
+import reportRoutes from './routes/reports';
+import dashboardRoutes from './routes/dashboard';
 
 export interface AppDeps {
   /** Pass to share a pool/client owned by the caller (tests); otherwise the app creates and closes its own. */
@@ -26,8 +31,9 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.LOG_LEVEL },
-    disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace',
     bodyLimit: 2 * 1024 * 1024,
+    // Reply-link tokens (/r/<token>) are longer than Fastify's default 100-character parameter limit.
+    routerOptions: { maxParamLength: 512 },
     ...fastifyOptions,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -41,6 +47,7 @@ export async function buildApp(
     namespace: config.TEMPORAL_NAMESPACE,
     client: deps.temporal,
   });
+  await app.register(authPlugin);
   await app.register(healthRoutes);
   await app.register(planRoutes);
   await app.register(unitRoutes);
@@ -49,5 +56,9 @@ export async function buildApp(
     namespace: config.TEMPORAL_NAMESPACE,
     temporalUiUrl: config.TEMPORAL_UI_URL,
   });
+  await app.register(notificationRoutes);
+  await app.register(reportRoutes);
+  await app.register(replyRoutes, { linkSecret: config.LINK_SECRET });
+  await app.register(dashboardRoutes, { temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE });
   return app;
 }

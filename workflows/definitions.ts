@@ -410,7 +410,8 @@ export const statusQuery = defineQuery<WorkPointStatus>('status');
 export interface StatusUpdate {
   summary: Omit<WorkPointStatus, 'timeline' | 'obligations'>;
   version: number;
-  obligations: ObligationStatus[];
+  /** Changed obligations with the facts behind their state, so the API can recompute "as of" any instant. */
+  obligations: (ObligationStatus & { facts: Obligation })[];
   removedObligations: { unitId: string; periodId: string }[];
   timelineFrom: number;
   timeline: TimelineEntry[];

@@ -131,6 +131,10 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     const o = obligation(r.unitId, r.periodId);
     if (!o) return reject(r.unitId, `单位未承担该时段的报送任务 / not assigned for period ${r.periodId}`, r.periodId);
     if (o.waived) return reject(r.unitId, '该报送已免报 / waived', r.periodId);
+    // Corrections are allowed while the period is open; after the due date a report already in stands.
+    if (r.submittedAt > o.dueAt && currentSubmission(o, now())) {
+      return reject(r.unitId, '本期已截止且已报送，不能更正 / closed, already reported', r.periodId);
+    }
     state.seenSubmissionIds.push(r.submissionId);
     const late = r.submittedAt > o.dueAt;
     o.submissions.push({
@@ -578,8 +582,13 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       }
       setCurrentDetails(summary.waitingOn);
       // Only what changed travels, so history grows with events, not with units × events.
-      const current = new Map(obligations.map((o) => [`${o.unitId}|${o.periodId}`, o]));
-      const changed = obligations.filter(
+      const facts = new Map(state.obligations.map((o) => [`${o.unitId}|${o.periodId}`, o]));
+      const withFacts = obligations.flatMap((o) => {
+        const f = facts.get(`${o.unitId}|${o.periodId}`);
+        return f ? [{ ...o, facts: f }] : [];
+      });
+      const current = new Map(withFacts.map((o) => [`${o.unitId}|${o.periodId}`, o]));
+      const changed = withFacts.filter(
         (o) => state.savedObligations[`${o.unitId}|${o.periodId}`] !== JSON.stringify(o),
       );
       const removed = Object.keys(state.savedObligations).filter((k) => !current.has(k));

@@ -1,0 +1,363 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import formbody from '@fastify/formbody';
+import { z } from 'zod';
+import { cycleScheduleFor } from '../../activities/prepare-cycle';
+import { obligationState, trafficLight, type Light } from '../../domain/light';
+import { parseInstant, toShanghaiIso } from '../../domain/schedule';
+import { verifyToken } from '../../db/tokens-repo';
+import {
+  OBLIGATION_STATES,
+  type Obligation,
+  type ObligationState,
+  type ReviewState,
+  type UnitRef,
+} from '../../workflows/definitions';
+import { TOKEN_COOKIE } from '../plugins/auth';
+import { html, page, raw, type Raw } from '../views/html';
+
+/**
+ * The office dashboard: server-rendered zh-CN pages behind the same API tokens, kept in an HttpOnly
+ * cookie after a login form. The grid shows every work point × unit in red / yellow / green,
+ * recomputed from the projected facts as of now or any past date (?asOf=).
+ */
+
+const STATE_LABEL: Record<ObligationState, string> = {
+  pending: '待报送',
+  acknowledged: '已签收',
+  submitted: '已报送',
+  late: '逾期报送',
+  overdue: '逾期未报',
+  'escalated-lead': '已督办',
+  'escalated-office': '已通报',
+  waived: '免报',
+  returned: '已退回',
+};
+const LIGHT_LABEL: Record<Light, string> = { red: '红', yellow: '黄', green: '绿' };
+
+const GRID_STYLE = `
+.grid{overflow-x:auto}.grid table{font-size:13px;border-collapse:collapse}.grid th,.grid td{border:1px solid #d0d7de;padding:4px 6px;white-space:nowrap}
+.grid thead th{position:sticky;top:0;background:#f6f8fa;writing-mode:vertical-rl;text-orientation:upright;max-height:9em}
+.grid th.wp{writing-mode:horizontal-tb;text-align:left;white-space:normal;min-width:14em}
+td.c-red{background:#ff8182}td.c-yellow{background:#fae17d}td.c-green{background:#aceebb}td.c-none{background:#fff}
+.legend span{display:inline-block;padding:2px 10px;margin-right:6px;border-radius:4px}
+form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}form.filters label{margin:0;font-weight:400;font-size:13px}
+form.filters button{width:auto;margin:0;padding:6px 14px}
+`;
+
+const QuerySchema = z.object({
+  asOf: z.string().trim().optional(),
+  unit: z.string().trim().optional(),
+  state: z.enum(OBLIGATION_STATES).optional().or(z.literal('')),
+});
+
+interface ObligationRow {
+  work_point: number;
+  workflow_id: string;
+  unit_id: string;
+  unit_name: string;
+  period: string;
+  state: ObligationState;
+  facts: Obligation | null;
+}
+
+function parseAsOf(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return parseInstant(`${value}T23:59:59+08:00`);
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new Error('asOf');
+  return t;
+}
+
+export default async function dashboardRoutes(
+  app: FastifyInstance,
+  opts: { temporalUiUrl: string; namespace: string },
+): Promise<void> {
+  await app.register(formbody);
+  const uiLink = (workflowId: string) =>
+    `${opts.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(opts.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+  const send = (reply: FastifyReply, status: number, title: string, body: Raw) =>
+    reply
+      .status(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(
+        page(
+          title,
+          html`<style>
+              ${raw(GRID_STYLE)}</style
+            >${body}`,
+        ),
+      );
+
+  /** Pages need a signed-in office user; otherwise the login form, which comes back here. */
+  function requireActor(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (request.actor) return true;
+    void reply.redirect(`/dashboard/login?next=${encodeURIComponent(request.url)}`, 303);
+    return false;
+  }
+
+  const loginForm = (next: string, error?: string) => html`<section${error ? raw(' class="error"') : ''}>
+    <h2>登录督办管理页面</h2>
+    ${error ? html`<p><strong>${error}</strong></p>` : ''}
+    <form method="post" action="/dashboard/login">
+      <input type="hidden" name="next" value="${next}">
+      <label for="token">API 令牌</label>
+      <input id="token" name="token" type="password" autocomplete="current-password" required style="width:100%;font:inherit;padding:8px">
+      <div class="hint">由管理员用 <code>npx duban token create --role viewer</code> 创建。令牌只保存在本浏览器的 HttpOnly Cookie 中。</div>
+      <button type="submit">登录</button>
+    </form></section>`;
+
+  const safeNext = (next: unknown) =>
+    typeof next === 'string' && /^\/dashboard(\/|\?|$)/.test(next) ? next : '/dashboard';
+
+  app.get<{ Querystring: { next?: string } }>('/dashboard/login', { schema: { hide: true } }, async (request, reply) =>
+    send(reply, 200, '登录', loginForm(safeNext(request.query.next))),
+  );
+
+  app.post<{ Body: { token?: string; next?: string } }>(
+    '/dashboard/login',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
+      const next = safeNext(request.body?.next);
+      const actor = token ? await verifyToken(app.db, token) : undefined;
+      if (!actor) return send(reply, 401, '登录', loginForm(next, '令牌无效或已吊销，请检查后重试。'));
+      const secure = request.protocol === 'https' ? '; Secure' : '';
+      return reply
+        .header(
+          'set-cookie',
+          `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure}; Max-Age=${12 * 3600}`,
+        )
+        .redirect(next, 303);
+    },
+  );
+
+  app.post('/dashboard/logout', { schema: { hide: true } }, async (_request, reply) =>
+    reply
+      .header('set-cookie', `${TOKEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`)
+      .redirect('/dashboard/login', 303),
+  );
+
+  app.get('/dashboard', { schema: { hide: true } }, async (request, reply) => {
+    if (!requireActor(request, reply)) return reply;
+    const { rows } = await app.db.query<{
+      year: number;
+      finished_at: Date | null;
+      red: number;
+      yellow: number;
+      green: number;
+      n: number;
+    }>(
+      `SELECT c.year, c.finished_at,
+              count(s.*) FILTER (WHERE s.light = 'red')::int AS red, count(s.*) FILTER (WHERE s.light = 'yellow')::int AS yellow,
+              count(s.*) FILTER (WHERE s.light = 'green')::int AS green, count(s.*)::int AS n
+       FROM cycles c LEFT JOIN work_point_status s ON s.cycle_year = c.year GROUP BY c.year ORDER BY c.year DESC`,
+    );
+    const body = html`<section>
+        <h2>年度周期</h2>
+        ${
+          rows.length === 0
+            ? html`<p>
+                尚未启动年度周期。导入工作要点后用 <code>POST /api/cycles</code> 或
+                <code>npx duban cycle start 2023</code> 启动。
+              </p>`
+            : html`<table>
+                <tr>
+                  <th>年度</th>
+                  <th>要点</th>
+                  <th>红</th>
+                  <th>黄</th>
+                  <th>绿</th>
+                  <th>状态</th>
+                </tr>
+                ${rows.map(
+                  (r) =>
+                    html`<tr>
+                      <td><a href="/dashboard/cycles/${r.year}">${r.year} 年</a></td>
+                      <td>${r.n}</td>
+                      <td>${r.red}</td>
+                      <td>${r.yellow}</td>
+                      <td>${r.green}</td>
+                      <td>${r.finished_at ? '已办结' : '进行中'}</td>
+                    </tr>`,
+                )}
+              </table>`
+        }
+      </section>
+      ${signedIn(request)}`;
+    return send(reply, 200, '督办总览', body);
+  });
+
+  app.get<{ Params: { year: string }; Querystring: Record<string, string | undefined> }>(
+    '/dashboard/cycles/:year',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      if (!requireActor(request, reply)) return reply;
+      const year = Number(request.params.year);
+      const q = QuerySchema.safeParse(request.query);
+      let asOf: number | undefined;
+      try {
+        asOf = q.success ? parseAsOf(q.data.asOf) : undefined;
+      } catch {
+        asOf = undefined;
+      }
+      if (!q.success || (q.data.asOf && asOf === undefined)) {
+        return send(
+          reply,
+          400,
+          '参数错误',
+          html`<section class="error">
+            <h2>参数错误</h2>
+            <p>asOf 应为日期（如 2023-07-15）或带时区的时间；state 应为 ${OBLIGATION_STATES.join(' / ')}。</p>
+          </section>`,
+        );
+      }
+      const cycle = await app.db.query<{ options: unknown; workflow_id: string }>(
+        'SELECT options, workflow_id FROM cycles WHERE year = $1',
+        [year],
+      );
+      if (!Number.isInteger(year) || !cycle.rows[0]) {
+        return send(
+          reply,
+          404,
+          '未找到',
+          html`<section>
+            <h2>${request.params.year} 年度周期尚未启动</h2>
+            <p><a href="/dashboard">返回总览</a></p>
+          </section>`,
+        );
+      }
+      const at = asOf ?? Date.now();
+      const schedule = cycleScheduleFor(year, cycle.rows[0].options);
+      const statuses = await app.db.query<{
+        work_point: number;
+        workflow_id: string;
+        snapshot: { title: string; leadUnits: UnitRef[]; review: ReviewState };
+      }>('SELECT work_point, workflow_id, snapshot FROM work_point_status WHERE cycle_year = $1 ORDER BY work_point', [
+        year,
+      ]);
+      const obligations = await app.db.query<ObligationRow>(
+        'SELECT work_point, workflow_id, unit_id, unit_name, period, state, facts FROM work_point_obligations WHERE cycle_year = $1',
+        [year],
+      );
+      const units = new Map<string, string>();
+      for (const o of obligations.rows) units.set(o.unit_id, o.unit_name);
+      const unitOrder = [...units.entries()].sort((a, b) => a[1].localeCompare(b[1], 'zh-CN'));
+      const filterUnit = q.data.unit || undefined;
+      const filterState = q.data.state || undefined;
+      const stateAt = (o: ObligationRow): ObligationState => (o.facts ? obligationState(o.facts, at) : o.state);
+
+      const rows = statuses.rows.map((s) => {
+        const mine = obligations.rows.filter((o) => o.work_point === s.work_point);
+        const facts = mine.flatMap((o) => (o.facts ? [o.facts] : []));
+        const light = trafficLight(
+          facts,
+          s.snapshot.review,
+          schedule.review,
+          s.snapshot.leadUnits.map((u) => u.id),
+          at,
+        );
+        const cells = new Map<string, { light: Light; states: string[] }>();
+        for (const [unitId] of unitOrder) {
+          const cell = mine.filter((o) => o.unit_id === unitId);
+          if (cell.length === 0) continue;
+          const cellFacts = cell.flatMap((o) => (o.facts ? [o.facts] : []));
+          cells.set(unitId, {
+            light: trafficLight(cellFacts, { fired: {}, summaries: {} }, schedule.review, [], at),
+            states: cell.map(
+              (o) =>
+                `${schedule.periods.find((p) => p.id === o.period)?.label ?? o.period}：${STATE_LABEL[stateAt(o)]}`,
+            ),
+          });
+        }
+        return {
+          number: s.work_point,
+          workflowId: s.workflow_id,
+          title: s.snapshot.title,
+          light,
+          cells,
+          // With a unit filter, the state filter applies to that unit's duties only.
+          states: mine.filter((o) => !filterUnit || o.unit_id === filterUnit).map(stateAt),
+        };
+      });
+      const visibleRows = rows.filter(
+        (r) => (!filterUnit || r.cells.has(filterUnit)) && (!filterState || r.states.includes(filterState)),
+      );
+      const visibleUnits = unitOrder.filter(([id]) => !filterUnit || id === filterUnit);
+      const count = (l: Light) => rows.filter((r) => r.light === l).length;
+
+      const body = html`<section>
+          <h2>${year} 年度周期 · ${asOf ? `截至 ${toShanghaiIso(at).slice(0, 16).replace('T', ' ')}` : '当前'}</h2>
+          <p class="legend">
+            <span class="badge red">红 ${count('red')}</span><span class="badge yellow">黄 ${count('yellow')}</span
+            ><span class="badge green">绿 ${count('green')}</span>
+            <a href="${uiLink(cycle.rows[0].workflow_id)}">在 Temporal UI 中查看</a>
+          </p>
+          <form class="filters" method="get">
+            <label
+              >单位<br /><select name="unit">
+                <option value="">全部</option>
+                ${unitOrder.map(
+                  ([id, name]) =>
+                    html`<option value="${id}" ${filterUnit === id ? raw(' selected') : ''}>${name}</option>`,
+                )}
+              </select></label
+            >
+            <label
+              >状态<br /><select name="state">
+                <option value="">全部</option>
+                ${OBLIGATION_STATES.map(
+                  (s) =>
+                    html`<option value="${s}" ${filterState === s ? raw(' selected') : ''}>${STATE_LABEL[s]}</option>`,
+                )}
+              </select></label
+            >
+            <label>截至日期<br /><input type="date" name="asOf" value="${q.data.asOf ?? ''}" /></label>
+            <button type="submit">筛选</button>
+          </form>
+        </section>
+        <section class="grid">
+          <table>
+            <thead>
+              <tr>
+                <th class="wp">要点</th>
+                ${visibleUnits.map(([, name]) => html`<th>${name}</th>`)}
+              </tr>
+            </thead>
+            <tbody>
+              ${visibleRows.map(
+                (r) =>
+                  html`<tr>
+                    <th class="wp c-${r.light}">
+                      <span class="badge ${r.light}">${LIGHT_LABEL[r.light]}</span>
+                      <a href="${uiLink(r.workflowId)}" title="在 Temporal UI 中打开 ${r.workflowId}"
+                        >${r.number}. ${r.title}</a
+                      >
+                    </th>
+                    ${visibleUnits.map(([id]) => {
+                      const c = r.cells.get(id);
+                      return c
+                        ? html`<td class="c-${c.light}" title="${c.states.join('；')}">${LIGHT_LABEL[c.light]}</td>`
+                        : html`<td class="c-none"></td>`;
+                    })}
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+          ${visibleRows.length === 0 ? html`<p>没有符合筛选条件的要点。</p>` : ''}
+        </section>
+        ${signedIn(request)}`;
+      return send(reply, 200, `${year} 年度督办`, body);
+    },
+  );
+
+  function signedIn(request: FastifyRequest): Raw {
+    return html`<section class="meta">
+      已登录：${request.actor?.name ?? ''}（${request.actor?.role ?? ''}）
+      <form method="post" action="/dashboard/logout" style="display:inline">
+        <button style="width:auto;padding:4px 12px;margin:0 0 0 8px;background:#57606a">退出</button>
+      </form>
+    </section>`;
+  }
+}
