@@ -1,9 +1,20 @@
 import { planParseCommand, type CommandOutput } from './plan-parse';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './token';
+import { cycleStartCommand, cycleStatusCommand, reportCommand } from './cycle';
 
 const USAGE = `duban — 督办 command line
 
-  duban plan parse <file> [--json]   parse a work-plan document and print its work points and warnings
+  duban plan parse <file> [--json]              parse a work-plan document: work points and warnings
+  duban token create --role admin|viewer [--name N]   create an API token (printed once)
+  duban token list | duban token revoke <id>    list or revoke API tokens
+  duban cycle start <year> [--plan N] [--options file.json] [--no-wait]
+                                                start the annual cycle and show progress
+  duban cycle status <year> [--json]            per work point: light, phase, overdue units
+  duban report <year> --format csv|xlsx|html|json [--out file]
+                                                the annual report
+
+token commands need DATABASE_URL; cycle and report need DUBAN_TOKEN (and DUBAN_API_URL,
+default http://localhost:3000).
 
 Run a command with --help for its details.
 `;
@@ -15,6 +26,9 @@ const COMMANDS: Record<string, Command> = {
   'token create': tokenCreateCommand,
   'token list': tokenListCommand,
   'token revoke': tokenRevokeCommand,
+  'cycle start': cycleStartCommand,
+  'cycle status': cycleStatusCommand,
+  report: reportCommand,
 };
 
 export async function run(argv: string[], out: CommandOutput): Promise<number> {
