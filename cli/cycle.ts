@@ -53,7 +53,7 @@ async function errorMessage(res: Response): Promise<string> {
           .slice(0, 20)
           .map(
             (d) =>
-              `  - ${typeof d === 'object' && d !== null && 'message' in d ? String((d as { message: unknown }).message) : JSON.stringify(d)}`,
+              `  - ${typeof d === 'object' && d !== null && 'message' in d ? String(d.message) : JSON.stringify(d)}`,
           )
           .join('\n')
       : '';
