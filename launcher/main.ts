@@ -25,7 +25,8 @@ import {
 
 const TEMPORAL_READY_TIMEOUT_MS = 60_000;
 const API_READY_TIMEOUT_MS = 90_000;
-const STOP_GRACE_MS = 10_000;
+// Longer than the worker's own drain (WORKER_SHUTDOWN_GRACE_MS, 10 s) so a drain in progress is not cut short.
+const STOP_GRACE_MS = 20_000;
 /** The terminal and scripts/start.js may both deliver one Ctrl-C; signals this close together count once. */
 const SAME_SIGNAL_WINDOW_MS = 1_000;
 
