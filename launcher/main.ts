@@ -10,7 +10,7 @@ import { describeExit, killAllChildrenSync, spawnChild, stopChild, type ManagedC
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 import { assertPortsFree, PortBusyError, type PortClaim } from './ports';
 import { searchAttributeCreateCommands } from './search-attributes';
-import { seedDemo } from './seed';
+import { ensureDemoAdminToken, seedDemo } from './seed';
 import {
   checkExternalTemporal,
   spawnTemporalDevServer,
@@ -315,6 +315,7 @@ async function launch(cfg: LauncherConfig): Promise<void> {
   await migrate(databaseUrl, log);
   checkpoint();
   if (cfg.SEED_DEMO) await seedDemo(databaseUrl, log);
+  const adminTokenFile = cfg.SEED_DEMO ? await ensureDemoAdminToken(databaseUrl, dataDir, log) : undefined;
   checkpoint();
 
   const publicBaseUrl = cfg.PUBLIC_BASE_URL ?? `http://localhost:${cfg.PORT}`;
@@ -364,6 +365,12 @@ async function launch(cfg: LauncherConfig): Promise<void> {
       `duban is ready (${seconds} s)`,
       `  API           ${apiUrl}`,
       `  API docs      ${apiUrl}/docs`,
+      `  Dashboard     ${apiUrl}/dashboard`,
+      ...(adminTokenFile
+        ? [
+            `  Admin token   ${adminTokenFile}   (Authorization: Bearer $(cat ${path.relative(process.cwd(), adminTokenFile) || adminTokenFile}))`,
+          ]
+        : []),
       `  ${temporalLine}`,
       `  PostgreSQL    ${pg}`,
       `  data          ${dataDir}`,

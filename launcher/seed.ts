@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createPool } from '../db/pool';
 import { latestPlanIdForYear, savePlan } from '../db/plans-repo';
+import { createToken, verifyToken } from '../db/tokens-repo';
 import { countUnits, importDirectory } from '../db/units-repo';
 import { DEMO_DIRECTORY_LABEL, DEMO_UNIT_DIRECTORY } from '../domain/demo-directory';
 import { parsePlan } from '../domain/plan-parser';
@@ -26,6 +27,28 @@ export async function seedDemo(databaseUrl: string, log: (m: string) => void): P
       const { id } = await savePlan(pool, { ...plan, year: plan.year }, text, warnings);
       log(`seed: imported the 2023 plan (${plan.workPoints.length} work points) as plan ${id}`);
     }
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * The embedded stack's first admin token, so the dashboard and the API can be used right away.
+ * Kept in DATA_DIR/admin-token (mode 0600); a revoked or lost one is replaced on the next start.
+ */
+export async function ensureDemoAdminToken(
+  databaseUrl: string,
+  dataDir: string,
+  log: (m: string) => void,
+): Promise<string> {
+  const file = path.join(dataDir, 'admin-token');
+  const pool = createPool(databaseUrl, { max: 1 });
+  try {
+    if (existsSync(file) && (await verifyToken(pool, readFileSync(file, 'utf8').trim()))) return file;
+    const { token } = await createToken(pool, { name: 'npm start (first admin)', role: 'admin' });
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    log(`created an admin API token in ${file}`);
+    return file;
   } finally {
     await pool.end();
   }
