@@ -22,6 +22,7 @@ import { annualCycle } from '../../workflows';
 import { statusQuery, workPointWorkflowId, type WorkPointStatus } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { until } from '../helpers/wait';
 
 const SECRET = 'reply-test-secret-0123456789abcdef0123';
 const TASK_QUEUE = 'reply-test';
@@ -74,16 +75,6 @@ const config = (databaseUrl: string) =>
 
 async function status(): Promise<WorkPointStatus> {
   return env.client.workflow.getHandle(workPointWorkflowId(YEAR, WP)).query(statusQuery);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function startWorker() {

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import ExcelJS from 'exceljs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -34,6 +34,8 @@ import {
   type CycleSchedule,
 } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { launchChromium } from '../helpers/browser';
+import { shiftedOptions } from '../helpers/schedule';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
@@ -53,7 +55,6 @@ let admin: string;
 let schedule: CycleSchedule;
 
 const iso = (ms: number) => toShanghaiIso(ms);
-const dur = (ms: number) => `PT${Math.round(ms / 1000)}S`;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -67,24 +68,7 @@ beforeAll(async () => {
   // The real 2023 schedule, moved to the test server's clock (which cannot go back to 2023).
   const real = cycleScheduleFor(YEAR, {});
   const shift = (await env.currentTimeMs()) + HOUR - real.periods[0]!.opensAt;
-  const options = {
-    periods: real.periods.map((p) => ({
-      id: p.id,
-      label: p.label,
-      opens: iso(p.opensAt + shift),
-      due: iso(p.dueAt + shift),
-      reminderBefore: dur(p.dueAt - p.reminderAt),
-      leadEscalationAfter: dur(p.leadEscalationAt - p.dueAt),
-      officeEscalationAfter: dur(p.officeEscalationAt - p.dueAt),
-    })),
-    review: {
-      request: iso(real.review.requestAt + shift),
-      summaryDue: iso(real.review.summaryDueAt + shift),
-      rating: iso(real.review.ratingDueAt + shift),
-      reminderBefore: dur(real.review.summaryDueAt - real.review.summaryReminderAt),
-      officeEscalationAfter: dur(real.review.officeEscalationAt - real.review.summaryDueAt),
-    },
-  };
+  const options = shiftedOptions(real, shift);
   schedule = cycleScheduleFor(YEAR, options);
 
   worker = await Worker.create({
@@ -111,19 +95,7 @@ beforeAll(async () => {
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
   baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -197,7 +169,9 @@ test('mid-year the dashboard shows the seed cycle in red, yellow and green, also
 
   const asOf = encodeURIComponent(iso(midYear));
   await page.goto(`${baseUrl}/dashboard/cycles/${YEAR}?asOf=${asOf}`);
-  const lights = await page.$$eval('th.wp .badge', (els) => els.map((e) => (e.getAttribute('class') ?? '').replace('badge ', '')));
+  const lights = await page.$$eval('th.wp .badge', (els) =>
+    els.map((e) => (e.getAttribute('class') ?? '').replace('badge ', '')),
+  );
   expect(lights).toHaveLength(29);
   const expected = Array.from({ length: 29 }, (_, i) => ['green', 'red', 'yellow'][(i + 1) % 3]);
   expect(lights).toEqual(expected);
@@ -208,7 +182,9 @@ test('mid-year the dashboard shows the seed cycle in red, yellow and green, also
 
   // As of a date before the H1 reminder nothing is late yet: every work point is green.
   await page.goto(`${baseUrl}/dashboard/cycles/${YEAR}?asOf=${encodeURIComponent(iso(h1.reminderAt - 2 * DAY))}`);
-  const early = await page.$$eval('th.wp .badge', (els) => els.map((e) => (e.getAttribute('class') ?? '').replace('badge ', '')));
+  const early = await page.$$eval('th.wp .badge', (els) =>
+    els.map((e) => (e.getAttribute('class') ?? '').replace('badge ', '')),
+  );
   expect(new Set(early)).toEqual(new Set(['green']));
   // Filter by unit and state: only work points where that unit is escalated to the office.
   const town = DEMO_UNIT_DIRECTORY.units.find((u) => u.name === '中川镇')!.id;

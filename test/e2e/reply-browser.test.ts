@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser } from 'mailparser';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -29,7 +29,9 @@ import { ensureDispatcher } from '../../worker/dispatcher';
 import { annualCycle } from '../../workflows';
 import { statusQuery, workPointWorkflowId } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { launchChromium } from '../helpers/browser';
 import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
+import { until } from '../helpers/wait';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const SECRET = 'e2e-link-secret-0123456789abcdef012345';
@@ -51,20 +53,6 @@ let worker: Worker;
 let workerRun: Promise<void>;
 let browser: Browser | undefined;
 const mails: Mail[] = [];
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -165,19 +153,7 @@ test('a department opens the link from its assignment mail, submits a report wit
   const link = /(http:\/\/127\.0\.0\.1:\d+\/r\/[A-Za-z0-9_.-]+)/.exec(mail.text)?.[1];
   expect(link).toBeDefined();
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
   await page.goto(link!);
   expect(await page.textContent('body')).toContain('第5条 落实市场准入负面清单制度');

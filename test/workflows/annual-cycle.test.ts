@@ -38,6 +38,7 @@ import {
   type WorkPointInput,
 } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { shiftedOptions } from '../helpers/schedule';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
 
 const HOUR = 3600_000;
@@ -62,29 +63,6 @@ afterAll(async () => {
 });
 
 const iso = (ms: number) => toShanghaiIso(ms);
-const dur = (ms: number) => `PT${Math.round(ms / 1000)}S`;
-
-/** Cycle options that reproduce `real` shifted by `shift` milliseconds. */
-function shiftedOptions(real: CycleSchedule, shift: number) {
-  return {
-    periods: real.periods.map((p) => ({
-      id: p.id,
-      label: p.label,
-      opens: iso(p.opensAt + shift),
-      due: iso(p.dueAt + shift),
-      reminderBefore: dur(p.dueAt - p.reminderAt),
-      leadEscalationAfter: dur(p.leadEscalationAt - p.dueAt),
-      officeEscalationAfter: dur(p.officeEscalationAt - p.dueAt),
-    })),
-    review: {
-      request: iso(real.review.requestAt + shift),
-      summaryDue: iso(real.review.summaryDueAt + shift),
-      rating: iso(real.review.ratingDueAt + shift),
-      reminderBefore: dur(real.review.summaryDueAt - real.review.summaryReminderAt),
-      officeEscalationAfter: dur(real.review.officeEscalationAt - real.review.summaryDueAt),
-    },
-  };
-}
 
 interface Notice {
   wf: string;

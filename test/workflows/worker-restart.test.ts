@@ -15,6 +15,7 @@ import {
 import { workPoint } from '../../workflows/work-point';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
+import { until } from '../helpers/wait';
 
 const SECOND = 1000;
 const TASK_QUEUE = 'restart-test';
@@ -44,16 +45,6 @@ const newWorker = async () =>
     workflowBundle: await workflowBundle(),
     activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
   });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 test('with the worker stopped while every milestone passes, a new worker sends each missed notice exactly once and keeps the report sent meanwhile', async () => {
   // A drill schedule in seconds on a real dev server: nobody waits for real days, but real time passes.

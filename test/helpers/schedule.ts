@@ -1,0 +1,31 @@
+import { toShanghaiIso } from '../../domain/schedule';
+import type { CycleSchedule } from '../../workflows/definitions';
+
+const dur = (ms: number) => `PT${Math.round(ms / 1000)}S`;
+
+/**
+ * Cycle options that reproduce the schedule `real` moved by `shift` milliseconds and nothing else:
+ * every period and review instant explicit, every offset the exact duration the calendar gave.
+ * The time-skipping test server's clock starts at the present and cannot go back to, say, 2023.
+ */
+export function shiftedOptions(real: CycleSchedule, shift: number) {
+  const iso = (ms: number) => toShanghaiIso(ms + shift);
+  return {
+    periods: real.periods.map((p) => ({
+      id: p.id,
+      label: p.label,
+      opens: iso(p.opensAt),
+      due: iso(p.dueAt),
+      reminderBefore: dur(p.dueAt - p.reminderAt),
+      leadEscalationAfter: dur(p.leadEscalationAt - p.dueAt),
+      officeEscalationAfter: dur(p.officeEscalationAt - p.dueAt),
+    })),
+    review: {
+      request: iso(real.review.requestAt),
+      summaryDue: iso(real.review.summaryDueAt),
+      rating: iso(real.review.ratingDueAt),
+      reminderBefore: dur(real.review.summaryDueAt - real.review.summaryReminderAt),
+      officeEscalationAfter: dur(real.review.officeEscalationAt - real.review.summaryDueAt),
+    },
+  };
+}
