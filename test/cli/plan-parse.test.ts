@@ -5,7 +5,8 @@ import { planParseCommand } from '../../cli/plan-parse';
 import { PlanParseResultSchema } from '../../domain/plan';
 
 const repoRoot = path.resolve(__dirname, '../..');
-const SEED_PATH = path.join(repoRoot, '../shared/seeds/000_69415ce730313519.txt');
+// The byte-identical copy shipped in data/seeds (test/data/seed-copy.test.ts checks it against ../shared).
+const SEED_PATH = path.join(repoRoot, 'data/seeds/000_69415ce730313519.txt');
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

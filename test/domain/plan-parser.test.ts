@@ -5,9 +5,9 @@ import { PlanParseResultSchema, type PlanParseResult, type WorkPoint } from '../
 import { parsePlan } from '../../domain/plan-parser';
 import seedFixture from '../fixtures/seed-plan.json';
 
-// The seed lives next to the repository (…/shared/seeds), so resolve it from the repo root, not the cwd.
 const repoRoot = path.resolve(__dirname, '../..');
-const SEED_PATH = path.join(repoRoot, '../shared/seeds/000_69415ce730313519.txt');
+// The byte-identical copy shipped in data/seeds (test/data/seed-copy.test.ts checks it against ../shared).
+const SEED_PATH = path.join(repoRoot, 'data/seeds/000_69415ce730313519.txt');
 const seedText = readFileSync(SEED_PATH, 'utf8');
 const seed = parsePlan(seedText);
 
