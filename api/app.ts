@@ -12,6 +12,8 @@ import healthRoutes from './routes/health';
 import planRoutes from './routes/plans';
 import unitRoutes from './routes/units';
 import cycleRoutes from './routes/cycles';
+import actionRoutes from './routes/actions';
+import auditRoutes from './routes/audit';
 import notificationRoutes from './routes/notifications';
 import replyRoutes from './routes/reply';
 import reportRoutes from './routes/reports';
@@ -56,6 +58,8 @@ export async function buildApp(
     namespace: config.TEMPORAL_NAMESPACE,
     temporalUiUrl: config.TEMPORAL_UI_URL,
   });
+  await app.register(actionRoutes);
+  await app.register(auditRoutes);
   await app.register(notificationRoutes);
   await app.register(reportRoutes);
   await app.register(replyRoutes, { linkSecret: config.LINK_SECRET });

@@ -20,6 +20,9 @@ export default fp(
           { name: 'plans', description: '工作要点 — plans and work points' },
           { name: 'units', description: '单位目录 — unit directory and groups' },
           { name: 'cycles', description: '年度周期 — annual cycles' },
+          { name: 'actions', description: '督办操作 — extend, waive, reassign, return, remind, rate (admin; audited)' },
+          { name: 'audit', description: '操作记录 — who did what, when and why' },
+          { name: 'notifications', description: '通知 — the outbox: what was sent to whom' },
         ],
         components: {
           securitySchemes: {

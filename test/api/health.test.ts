@@ -87,8 +87,11 @@ function registeredRoutes(app: FastifyInstance): string[] {
 
 describe('OpenAPI document', () => {
   const EXPECTED = [
+    'DELETE /api/cycles/{year}/work-points/{n}/units/{unitId}',
+    'GET /api/audit',
     'GET /api/cycles',
     'GET /api/cycles/{year}',
+    'GET /api/cycles/{year}/work-points/{n}',
     'GET /api/plans',
     'GET /api/plans/{id}',
     'GET /api/plans/{id}/assignees',
@@ -96,6 +99,15 @@ describe('OpenAPI document', () => {
     'GET /healthz',
     'GET /readyz',
     'POST /api/cycles',
+    'POST /api/cycles/{year}/actions',
+    'POST /api/cycles/{year}/work-points/{n}/extend',
+    'POST /api/cycles/{year}/work-points/{n}/extension-requests/decide',
+    'POST /api/cycles/{year}/work-points/{n}/rate',
+    'POST /api/cycles/{year}/work-points/{n}/reassign',
+    'POST /api/cycles/{year}/work-points/{n}/remind',
+    'POST /api/cycles/{year}/work-points/{n}/return',
+    'POST /api/cycles/{year}/work-points/{n}/units',
+    'POST /api/cycles/{year}/work-points/{n}/waive',
     'POST /api/plans',
     'PUT /api/units',
     'PUT /api/units/groups/{name}',
