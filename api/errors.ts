@@ -72,7 +72,25 @@ export function installErrorHandler(app: FastifyInstance): void {
       .send(errorBody('internal_error', '服务器内部错误，请稍后重试 / internal error, please retry later'));
   });
 
+  // PostgreSQL text cannot hold U+0000: refuse it up front with a 400 rather than fail at the INSERT.
+  app.addHook('preValidation', async (request) => {
+    if ([request.body, request.query, request.params].some(containsNul)) {
+      throw new DomainError(
+        400,
+        'nul_character',
+        '请求中含有空字符（U+0000），无法保存：请删除后重试 / the request contains a NUL character (U+0000); remove it and retry',
+      );
+    }
+  });
+
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send(errorBody('not_found', `没有这个地址 / no route ${request.method} ${request.url}`));
   });
+}
+
+function containsNul(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Buffer.isBuffer(value)) return false;
+  return typeof value === 'object' && JSON.stringify(value).includes('\\u0000');
 }

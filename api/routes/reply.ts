@@ -67,7 +67,12 @@ function isZip(b: Buffer): boolean {
 
 const FormSchema = z.object({
   submissionId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, '表单已失效，请重新打开链接'),
-  text: z.string().trim().min(1, '请填写报告内容').max(REPORT_TEXT_MAX, `报告内容不能超过 ${REPORT_TEXT_MAX} 字`),
+  text: z
+    .string()
+    .trim()
+    .min(1, '请填写报告内容')
+    .max(REPORT_TEXT_MAX, `报告内容不能超过 ${REPORT_TEXT_MAX} 字`)
+    .refine((t) => !t.includes('\u0000'), '报告内容含有无法保存的空字符，请删除后重试'),
   selfAssessment: z.enum(REVIEW_RATINGS as [ReviewRating, ...ReviewRating[]]).optional(),
 });
 

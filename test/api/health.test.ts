@@ -177,3 +177,17 @@ describe('errors', () => {
     expect(res.json()).toEqual({ error: { code: 'not_found', message: expect.stringContaining('/nowhere') } });
   });
 });
+
+test('a NUL character anywhere in a request is a 400 that says so, not a database error', async () => {
+  const app = await ctx.build();
+  const body = await app.inject({
+    method: 'POST',
+    url: '/api/plans',
+    headers: { ...ctx.admin, 'content-type': 'application/json' },
+    payload: { text: '2024年工作要点\u0000' },
+  });
+  expect(body.statusCode).toBe(400);
+  expect(body.json().error.code).toBe('nul_character');
+  const query = await app.inject({ method: 'GET', url: '/api/notifications?unit=%00', headers: ctx.admin });
+  expect(query.statusCode).toBe(400);
+});
