@@ -101,11 +101,15 @@ describe('POST /api/plans', () => {
 
   test('text without any work point is 422 plan_unreadable, and nothing is stored', async () => {
     const app = await ctx.build();
-    for (const garbage of ['lorem ipsum dolor sit amet', '\u0000\u0001binary?', '   \n\n  ']) {
+    for (const garbage of ['lorem ipsum dolor sit amet', '\u0001\u0002binary?', '   \n\n  ']) {
       const res = await postPlan(app, garbage);
       expect(res.statusCode).toBe(422);
       expect(res.json().error.code).toBe('plan_unreadable');
     }
+    // NUL cannot be stored in PostgreSQL text at all: refused before parsing.
+    const nul = await postPlan(app, '\u0000\u0001binary?');
+    expect(nul.statusCode).toBe(400);
+    expect(nul.json().error.code).toBe('nul_character');
     expect(await counts()).toEqual({ plans: 0, workPoints: 0 });
   });
 
