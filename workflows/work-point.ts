@@ -326,11 +326,8 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     state.units.push(unit);
     const at = now();
     for (const p of schedule.periods) {
-      if (p.dueAt < at && at - p.dueAt > 0) {
-        // A period already past when the unit joins is not owed retroactively.
-        continue;
-      }
-      state.obligations.push(newObligation(unit.id, p));
+      // A period already past when the unit joins is not owed retroactively.
+      if (p.dueAt >= at) state.obligations.push(newObligation(unit.id, p));
     }
     record({ kind, unitId: unit.id, detail: reason });
   };
