@@ -98,6 +98,12 @@ function readBody(body: z.infer<typeof ImportBodySchema>): {
 }
 
 const plans: FastifyPluginAsyncZod = async (app) => {
+  const planOr404 = async (id: number) => {
+    const plan = await getPlan(app.db, id);
+    if (!plan) throw new DomainError(404, 'plan_not_found', `没有编号为 ${id} 的计划 / no plan ${id}`);
+    return plan;
+  };
+
   app.post(
     '/api/plans',
     {
@@ -169,13 +175,7 @@ const plans: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const plan = await getPlan(app.db, request.params.id);
-      if (!plan)
-        throw new DomainError(
-          404,
-          'plan_not_found',
-          `没有编号为 ${request.params.id} 的计划 / no plan ${request.params.id}`,
-        );
+      const plan = await planOr404(request.params.id);
       return plan;
     },
   );
@@ -191,13 +191,7 @@ const plans: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const plan = await getPlan(app.db, request.params.id);
-      if (!plan)
-        throw new DomainError(
-          404,
-          'plan_not_found',
-          `没有编号为 ${request.params.id} 的计划 / no plan ${request.params.id}`,
-        );
+      const plan = await planOr404(request.params.id);
       const directory = await loadDirectory(app.db).catch((err: unknown) => {
         // loadDirectory refuses a stored directory without exactly one office — what a fresh install has.
         if (err instanceof ZodError) throw directoryIncomplete(err);
