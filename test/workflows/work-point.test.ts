@@ -1,44 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
-import { importDirectory } from '../../db/units-repo';
 import {
   rateReviewSignal,
   reportSignal,
   statusQuery,
   summarySignal,
   type CycleSchedule,
-  type UnitRef,
   type WorkPointInput,
 } from '../../workflows/definitions';
 import { workPoint } from '../../workflows/work-point';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 const TASK_QUEUE = 'wp-test';
 
-let env: TestWorkflowEnvironment;
-let db: TestDatabase;
-
-beforeAll(async () => {
-  [env, db] = await Promise.all([createTimeSkippingEnv(), createTestDatabase()]);
-  await importDirectory(db.pool, DEMO_UNIT_DIRECTORY, { demo: true });
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-  await db?.drop();
-});
-
-const unit = (name: string): UnitRef => {
-  const u = DEMO_UNIT_DIRECTORY.units.find((x) => x.name === name);
-  if (!u) throw new Error(`no demo unit ${name}`);
-  return { id: u.id, name: u.name };
-};
+const ctx = useWorkflowTestContext(createTimeSkippingEnv);
+const unit = demoUnit;
 
 /** Two periods, each due 10 days after it opens; reminder 2 days before, lead +2 days, office +4 days. */
 function drillSchedule(start: number): CycleSchedule {
@@ -72,11 +52,11 @@ function drillSchedule(start: number): CycleSchedule {
 
 async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: ctx.env.nativeConnection,
     taskQueue: TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     activities: createActivities({
-      pool: db.pool,
+      pool: ctx.db.pool,
       publicBaseUrl: 'http://duban.test',
       linkSecret: 'test-secret-test-secret-test-secret',
     }),
@@ -85,7 +65,12 @@ async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 async function outbox(workflowId: string) {
-  const { rows } = await db.pool.query<{ unit_id: string; kind: string; period: string | null; scheduled_for: Date }>(
+  const { rows } = await ctx.db.pool.query<{
+    unit_id: string;
+    kind: string;
+    period: string | null;
+    scheduled_for: Date;
+  }>(
     'SELECT unit_id, kind, period, scheduled_for FROM outbox WHERE workflow_id = $1 ORDER BY scheduled_for, kind, unit_id',
     [workflowId],
   );
@@ -93,7 +78,7 @@ async function outbox(workflowId: string) {
 }
 
 test('a unit that never reports is reminded, chased, escalated to the lead unit and then the office; one that reports is not', async () => {
-  const start = await env.currentTimeMs();
+  const start = await ctx.env.currentTimeMs();
   const schedule = drillSchedule(start);
   const lead = unit('经发局');
   const [good, silent] = [unit('中川镇'), unit('综合办')];
@@ -112,15 +97,15 @@ test('a unit that never reports is reminded, chased, escalated to the lead unit 
   };
 
   await withWorker(async () => {
-    const handle = await env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+    const handle = await ctx.env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
     const h1 = schedule.periods[0]!;
-    await env.sleep(h1.reminderAt - start - HOUR);
+    await ctx.env.sleep(h1.reminderAt - start - HOUR);
     await handle.signal(reportSignal, {
       unitId: good.id,
       periodId: 'H1',
       submissionId: 's1',
       text: '上半年进展',
-      submittedAt: await env.currentTimeMs(),
+      submittedAt: await ctx.env.currentTimeMs(),
     });
     // The same form twice (double click) counts once.
     await handle.signal(reportSignal, {
@@ -128,9 +113,9 @@ test('a unit that never reports is reminded, chased, escalated to the lead unit 
       periodId: 'H1',
       submissionId: 's1',
       text: '上半年进展',
-      submittedAt: await env.currentTimeMs(),
+      submittedAt: await ctx.env.currentTimeMs(),
     });
-    await env.sleep(h1.officeEscalationAt - (await env.currentTimeMs()) + HOUR);
+    await ctx.env.sleep(h1.officeEscalationAt - (await ctx.env.currentTimeMs()) + HOUR);
     const status = await handle.query(statusQuery);
     expect(status.obligations.find((o) => o.unitId === good.id && o.periodId === 'H1')).toMatchObject({
       state: 'submitted',
@@ -151,7 +136,9 @@ test('a unit that never reports is reminded, chased, escalated to the lead unit 
       { unit: lead.id, kind: 'escalation-lead', period: 'H1', at: h1.leadEscalationAt },
       { unit: office.id, kind: 'escalation-office', period: 'H1', at: h1.officeEscalationAt },
     ]);
-    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM reports WHERE workflow_id = $1', [workflowId]);
+    const { rows } = await ctx.db.pool.query('SELECT count(*)::int AS n FROM reports WHERE workflow_id = $1', [
+      workflowId,
+    ]);
     expect(rows[0].n).toBe(1);
 
     // Late H1 report is accepted and marked late; escalation stops.
@@ -160,30 +147,30 @@ test('a unit that never reports is reminded, chased, escalated to the lead unit 
       periodId: 'H1',
       submissionId: 's2',
       text: '迟到的报告',
-      submittedAt: await env.currentTimeMs(),
+      submittedAt: await ctx.env.currentTimeMs(),
     });
     const after = await handle.query(statusQuery);
     expect(after.obligations.find((o) => o.unitId === silent.id && o.periodId === 'H1')?.state).toBe('late');
 
     // Finish the year: annual reports in, summary in, office rates.
     const annual = schedule.periods[1]!;
-    await env.sleep(annual.reminderAt - (await env.currentTimeMs()) - HOUR);
+    await ctx.env.sleep(annual.reminderAt - (await ctx.env.currentTimeMs()) - HOUR);
     for (const u of [good, silent]) {
       await handle.signal(reportSignal, {
         unitId: u.id,
         periodId: 'annual',
         submissionId: `a-${u.id}`,
         text: '全年',
-        submittedAt: await env.currentTimeMs(),
+        submittedAt: await ctx.env.currentTimeMs(),
       });
     }
-    await env.sleep(schedule.review.requestAt - (await env.currentTimeMs()) + HOUR);
+    await ctx.env.sleep(schedule.review.requestAt - (await ctx.env.currentTimeMs()) + HOUR);
     await handle.signal(summarySignal, {
       unitId: lead.id,
       submissionId: 'sum-1',
       text: '年度总结',
       selfAssessment: '完成',
-      submittedAt: await env.currentTimeMs(),
+      submittedAt: await ctx.env.currentTimeMs(),
     });
     await handle.signal(rateReviewSignal, { rating: '基本完成', comment: '综合办上半年逾期', by: 'office-test' });
     const result = await handle.result();

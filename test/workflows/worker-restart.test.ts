@@ -1,49 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
-import { importDirectory } from '../../db/units-repo';
-import {
-  reportSignal,
-  statusQuery,
-  type CycleSchedule,
-  type UnitRef,
-  type WorkPointInput,
-} from '../../workflows/definitions';
+import { reportSignal, statusQuery, type CycleSchedule, type WorkPointInput } from '../../workflows/definitions';
 import { workPoint } from '../../workflows/work-point';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
+import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';
 import { until } from '../helpers/wait';
 
 const SECOND = 1000;
 const TASK_QUEUE = 'restart-test';
 
-let env: TestWorkflowEnvironment;
-let db: TestDatabase;
-
-beforeAll(async () => {
-  [env, db] = await Promise.all([createDevServerEnv(), createTestDatabase()]);
-  await importDirectory(db.pool, DEMO_UNIT_DIRECTORY, { demo: true });
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-  await db?.drop();
-});
-
-const unit = (name: string): UnitRef => {
-  const u = DEMO_UNIT_DIRECTORY.units.find((x) => x.name === name)!;
-  return { id: u.id, name: u.name };
-};
+const ctx = useWorkflowTestContext(createDevServerEnv);
+const unit = demoUnit;
 
 const newWorker = async () =>
   Worker.create({
-    connection: env.nativeConnection,
+    connection: ctx.env.nativeConnection,
     taskQueue: TASK_QUEUE,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
+    activities: createActivities({ pool: ctx.db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
   });
 
 test('with the worker stopped while every milestone passes, a new worker sends each missed notice exactly once and keeps the report sent meanwhile', async () => {
@@ -87,12 +63,15 @@ test('with the worker stopped while every milestone passes, a new worker sends e
   };
   const workflowId = `wp-restart-${randomUUID()}`;
   const outboxCount = async () =>
-    (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE workflow_id = $1', [workflowId]))
-      .rows[0]!.n;
+    (
+      await ctx.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE workflow_id = $1', [
+        workflowId,
+      ])
+    ).rows[0]!.n;
 
   const first = await newWorker();
   const handle = await first.runUntil(async () => {
-    const h = await env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+    const h = await ctx.env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
     await until('the assignment notices', async () => ((await outboxCount()) === 3 ? true : undefined));
     return h;
   });
@@ -118,7 +97,7 @@ test('with the worker stopped while every milestone passes, a new worker sends e
     await sleep(SECOND); // anything duplicated would land now
   });
 
-  const { rows } = await db.pool.query<{ unit_id: string; kind: string; scheduled_for: Date; n: number }>(
+  const { rows } = await ctx.db.pool.query<{ unit_id: string; kind: string; scheduled_for: Date; n: number }>(
     `SELECT unit_id, kind, scheduled_for, count(*)::int AS n FROM outbox WHERE workflow_id = $1
      GROUP BY unit_id, kind, scheduled_for`,
     [workflowId],
@@ -132,7 +111,7 @@ test('with the worker stopped while every milestone passes, a new worker sends e
     `escalation-office → ${office.id} @ ${period.officeEscalationAt - start} ×2`,
   ];
   expect(seen.sort()).toEqual(expected.sort());
-  const { rows: reports } = await db.pool.query('SELECT count(*)::int AS n FROM reports WHERE workflow_id = $1', [
+  const { rows: reports } = await ctx.db.pool.query('SELECT count(*)::int AS n FROM reports WHERE workflow_id = $1', [
     workflowId,
   ]);
   expect(reports[0].n).toBe(1);
