@@ -106,7 +106,10 @@ export async function prepareCycleData(
   return { kind: 'ok', workPoints, schedule };
 }
 
-/** The cycles table records what was started (Temporal owns its progress). Idempotent. */
+/**
+ * The cycles table records what was started (Temporal owns its progress), and cycle_assignees who each work point
+ * was assigned to when the cycle resolved its units. Idempotent: a retried activity writes the same rows.
+ */
 export async function recordCycle(
   pool: Pool,
   c: {
@@ -118,27 +121,44 @@ export async function recordCycle(
     workPoints?: WorkPointInput[];
   },
 ): Promise<void> {
-  await pool.query(
-    `INSERT INTO cycles (year, plan_id, workflow_id, run_id, options, assignees) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (year) DO UPDATE SET plan_id = EXCLUDED.plan_id, workflow_id = EXCLUDED.workflow_id,
-       run_id = COALESCE(EXCLUDED.run_id, cycles.run_id), options = EXCLUDED.options,
-       assignees = COALESCE(EXCLUDED.assignees, cycles.assignees)`,
-    [
-      c.year,
-      c.planId,
-      c.workflowId,
-      c.runId ?? null,
-      JSON.stringify(c.options ?? {}),
-      c.workPoints
-        ? JSON.stringify(
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `INSERT INTO cycles (year, plan_id, workflow_id, run_id, options) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (year) DO UPDATE SET plan_id = EXCLUDED.plan_id, workflow_id = EXCLUDED.workflow_id,
+         run_id = COALESCE(EXCLUDED.run_id, cycles.run_id), options = EXCLUDED.options`,
+      [c.year, c.planId, c.workflowId, c.runId ?? null, JSON.stringify(c.options ?? {})],
+    );
+    if (c.workPoints) {
+      // A cycle re-recorded for another plan keeps no rows of work points that plan does not have.
+      await client.query('DELETE FROM cycle_assignees WHERE cycle_year = $1 AND work_point <> ALL($2::integer[])', [
+        c.year,
+        c.workPoints.map((w) => w.number),
+      ]);
+      await client.query(
+        `INSERT INTO cycle_assignees (cycle_year, work_point, lead_units, responsible_units)
+         SELECT $1, x.number, x.lead, x.responsible
+           FROM jsonb_to_recordset($2::jsonb) AS x(number integer, lead text[], responsible text[])
+         ON CONFLICT (cycle_year, work_point) DO UPDATE
+           SET lead_units = EXCLUDED.lead_units, responsible_units = EXCLUDED.responsible_units`,
+        [
+          c.year,
+          JSON.stringify(
             c.workPoints.map((w) => ({
               number: w.number,
-              leadUnits: w.leadUnits,
-              responsibleUnits: w.responsibleUnits,
-              office: w.office,
+              lead: w.leadUnits.map((u) => u.id),
+              responsible: w.responsibleUnits.map((u) => u.id),
             })),
-          )
-        : null,
-    ],
-  );
+          ),
+        ],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }

@@ -17,6 +17,8 @@ export interface MigrateResult {
 export async function migrate(
   databaseUrl: string,
   log: (msg: string) => void = () => undefined,
+  /** Tests of a migration stop before it to load data the old way. */
+  count = Infinity,
 ): Promise<MigrateResult> {
   const client = new Client({ connectionString: databaseUrl, application_name: 'duban-migrate' });
   await client.connect();
@@ -28,7 +30,7 @@ export async function migrate(
         dir: MIGRATIONS_DIR,
         direction: 'up',
         migrationsTable: 'pgmigrations',
-        count: Infinity,
+        count,
         noLock: true,
         checkOrder: true,
         singleTransaction: true,

@@ -7,7 +7,6 @@ export interface CycleRow {
   year: number;
   planId: number;
   options: unknown;
-  assignees: { number: number; leadUnits: { id: string }[]; responsibleUnits: { id: string }[] }[] | null;
   finishedAt: Date | null;
 }
 
@@ -16,19 +15,31 @@ export async function getCycle(pool: Pool, year: number): Promise<CycleRow | und
     year: number;
     plan_id: string;
     options: unknown;
-    assignees: CycleRow['assignees'];
     finished_at: Date | null;
-  }>('SELECT year, plan_id, options, assignees, finished_at FROM cycles WHERE year = $1', [year]);
+  }>('SELECT year, plan_id, options, finished_at FROM cycles WHERE year = $1', [year]);
   const r = rows[0];
   return (
     r && {
       year: r.year,
       planId: Number(r.plan_id),
       options: r.options,
-      assignees: r.assignees,
       finishedAt: r.finished_at,
     }
   );
+}
+
+/** The unit ids assigned to one work point of a cycle, as the cycle resolved them when it started. */
+export async function getAssignment(
+  pool: Pool,
+  year: number,
+  workPoint: number,
+): Promise<{ leadUnits: string[]; responsibleUnits: string[] } | undefined> {
+  const { rows } = await pool.query<{ lead_units: string[]; responsible_units: string[] }>(
+    'SELECT lead_units, responsible_units FROM cycle_assignees WHERE cycle_year = $1 AND work_point = $2',
+    [year, workPoint],
+  );
+  const r = rows[0];
+  return r && { leadUnits: r.lead_units, responsibleUnits: r.responsible_units };
 }
 
 export async function getWorkPoint(

@@ -10,6 +10,7 @@ import { shanghaiDate, toShanghaiIso } from '../../domain/schedule';
 import { cycleScheduleFor } from '../../activities/prepare-cycle';
 import {
   deleteAttachments,
+  getAssignment,
   getAttachment,
   getCycle,
   getObligation,
@@ -180,11 +181,11 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
         </section>`,
       );
     }
-    const assigned = cycle.assignees?.find((a) => a.number === claims.wp);
+    const assigned = await getAssignment(app.db, cycle.year, claims.wp);
     const schedule = cycleScheduleFor(cycle.year, cycle.options);
     const workflowId = workPointWorkflowId(cycle.year, claims.wp);
     if (claims.p === 'summary') {
-      if (assigned && !assigned.leadUnits.some((u) => u.id === unit.id)) {
+      if (assigned && !assigned.leadUnits.includes(unit.id)) {
         throw new PageError(
           403,
           '无需报送',
@@ -210,7 +211,7 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
     const periodId = claims.per ?? schedule.periods[0]?.id ?? 'H1';
     const period = schedule.periods.find((p) => p.id === periodId);
     const obligation = await getObligation(app.db, workflowId, unit.id, periodId);
-    if (!obligation && assigned && !assigned.responsibleUnits.some((u) => u.id === unit.id)) {
+    if (!obligation && assigned && !assigned.responsibleUnits.includes(unit.id)) {
       throw new PageError(
         403,
         '无需报送',
