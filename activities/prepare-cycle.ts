@@ -4,6 +4,7 @@ import { CalendarMissingError, chinaCalendar } from '../domain/calendar';
 import { scheduleFor } from '../domain/schedule';
 import { officeUnit, resolveAssignees, type Problem, type Unit } from '../domain/units';
 import { getPlan } from '../db/plans-repo';
+import { inTransaction } from '../db/pool';
 import { loadDirectory } from '../db/units-repo';
 import type { CycleSchedule, UnitRef, WorkPointInput } from '../workflows/definitions';
 
@@ -121,9 +122,7 @@ export async function recordCycle(
     workPoints?: WorkPointInput[];
   },
 ): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO cycles (year, plan_id, workflow_id, run_id, options) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (year) DO UPDATE SET plan_id = EXCLUDED.plan_id, workflow_id = EXCLUDED.workflow_id,
@@ -154,11 +153,5 @@ export async function recordCycle(
         ],
       );
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

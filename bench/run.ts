@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -828,6 +829,7 @@ async function main(): Promise<void> {
         node: process.version,
       },
       loadAverageAtEnd: loadAverage(),
+      commit: gitDescribe(),
       config: { ...cfg, BENCH_ADMIN_DATABASE_URL: undefined },
       postgres: 'real PostgreSQL server (fresh database per run), not PGlite',
       temporal: 'temporal server start-dev, SQLite file store (WAL, synchronous=NORMAL)',
@@ -918,3 +920,12 @@ main().catch((err: unknown) => {
   killAllChildrenSync();
   process.exit(1);
 });
+
+/** Which code was measured: the commit, with "-dirty" when the tree had uncommitted changes. */
+function gitDescribe(): string | undefined {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,4 +1,4 @@
-import { Pool, type PoolConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
 
 export type Db = Pool;
 
@@ -16,4 +16,20 @@ export function createPool(connectionString: string, options: Omit<PoolConfig, '
   // without a listener Node would crash the process. The pool replaces the client on next use.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/** Runs fn on one client inside BEGIN … COMMIT; any error rolls back and is rethrown. */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }

@@ -417,6 +417,13 @@ export interface StatusUpdate {
   timeline: TimelineEntry[];
 }
 
+/** What one wake-up of a work point records, in one `persist` activity: reports, then notices, then status. */
+export interface PersistBatch {
+  reports?: ReportRecord[];
+  notices?: NoticeRequest[];
+  status?: StatusUpdate;
+}
+
 export interface UnitOutcome {
   unitId: string;
   unitName: string;

@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -39,8 +40,10 @@ import {
   type NoticeKind,
   type NoticeRequest,
   type Obligation,
+  type PersistBatch,
   type PeriodSchedule,
   type ReportRecord,
+  type StatusUpdate,
   type TimelineEntry,
   type UnitOutcome,
   type UnitRef,
@@ -51,11 +54,17 @@ import {
   type WorkPointStatus,
 } from './definitions';
 
-const { notify, saveReports, saveStatus } = proxyActivities<Activities>({
+const { notify, persist, saveReports, saveStatus } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   // Records must eventually land: retry indefinitely with backoff through database outages.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+
+/**
+ * Patch ids (see `patched()`): a change of what the workflow schedules must keep replaying histories recorded
+ * before it. Histories without the marker take the old branch.
+ */
+const PERSIST_IN_ONE_ACTIVITY = 'persist-in-one-activity';
 
 /** Above this many events or bytes the workflow continues as new (Temporal warns at 10,240 events / 10 MB). */
 const HISTORY_EVENTS_LIMIT = 8_000;
@@ -561,49 +570,70 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     return next;
   }
 
+  /** The status projection's delta since the last save, or undefined when nothing changed. */
+  function statusUpdate(): StatusUpdate | undefined {
+    if (!statusDirty) return undefined;
+    statusDirty = false;
+    state.statusVersion += 1;
+    const { timeline, obligations, ...summary } = buildStatus(now());
+    const search = JSON.stringify([summary.phase, summary.overdueUnits.map((u) => u.name)]);
+    if (search !== state.savedSearch) {
+      upsertSearchAttributes([
+        { key: SA.status, value: summary.phase },
+        { key: SA.overdueUnits, value: summary.overdueUnits.map((u) => u.name) },
+      ]);
+      state.savedSearch = search;
+    }
+    setCurrentDetails(summary.waitingOn);
+    // Only what changed travels, so history grows with events, not with units × events.
+    const facts = new Map(state.obligations.map((o) => [`${o.unitId}|${o.periodId}`, o]));
+    const withFacts = obligations.flatMap((o) => {
+      const f = facts.get(`${o.unitId}|${o.periodId}`);
+      return f ? [{ ...o, facts: f }] : [];
+    });
+    const current = new Map(withFacts.map((o) => [`${o.unitId}|${o.periodId}`, o]));
+    const changed = withFacts.filter((o) => state.savedObligations[`${o.unitId}|${o.periodId}`] !== JSON.stringify(o));
+    const removed = Object.keys(state.savedObligations).filter((k) => !current.has(k));
+    return {
+      summary,
+      version: state.statusVersion,
+      obligations: changed,
+      removedObligations: removed.map((k) => {
+        const [unitId = '', periodId = ''] = k.split('|');
+        return { unitId, periodId };
+      }),
+      timelineFrom: state.savedTimeline,
+      timeline: timeline.slice(state.savedTimeline),
+    };
+  }
+
+  function statusSaved(update: StatusUpdate): void {
+    state.savedTimeline = update.timelineFrom + update.timeline.length;
+    for (const o of update.obligations) state.savedObligations[`${o.unitId}|${o.periodId}`] = JSON.stringify(o);
+    for (const r of update.removedObligations) delete state.savedObligations[`${r.unitId}|${r.periodId}`];
+  }
+
   async function flush(): Promise<void> {
+    if (patched(PERSIST_IN_ONE_ACTIVITY)) {
+      // One activity per wake-up: reports, notices and the status projection together.
+      const batch: PersistBatch = {};
+      if (pendingReports.length > 0) batch.reports = pendingReports.splice(0);
+      if (pendingNotices.length > 0) batch.notices = pendingNotices.splice(0);
+      const status = statusUpdate();
+      if (status) batch.status = status;
+      if (!batch.reports && !batch.notices && !batch.status) return;
+      await persist(batch);
+      if (status) statusSaved(status);
+      return;
+    }
+    // Histories recorded before the patch: up to three activities per wake-up, in this order.
     // Reports first: once a unit is told "received", its text must reach PostgreSQL before anything else.
     if (pendingReports.length > 0) await saveReports(pendingReports.splice(0));
     if (pendingNotices.length > 0) await notify(pendingNotices.splice(0));
-    if (statusDirty) {
-      statusDirty = false;
-      state.statusVersion += 1;
-      const { timeline, obligations, ...summary } = buildStatus(now());
-      const search = JSON.stringify([summary.phase, summary.overdueUnits.map((u) => u.name)]);
-      if (search !== state.savedSearch) {
-        upsertSearchAttributes([
-          { key: SA.status, value: summary.phase },
-          { key: SA.overdueUnits, value: summary.overdueUnits.map((u) => u.name) },
-        ]);
-        state.savedSearch = search;
-      }
-      setCurrentDetails(summary.waitingOn);
-      // Only what changed travels, so history grows with events, not with units × events.
-      const facts = new Map(state.obligations.map((o) => [`${o.unitId}|${o.periodId}`, o]));
-      const withFacts = obligations.flatMap((o) => {
-        const f = facts.get(`${o.unitId}|${o.periodId}`);
-        return f ? [{ ...o, facts: f }] : [];
-      });
-      const current = new Map(withFacts.map((o) => [`${o.unitId}|${o.periodId}`, o]));
-      const changed = withFacts.filter(
-        (o) => state.savedObligations[`${o.unitId}|${o.periodId}`] !== JSON.stringify(o),
-      );
-      const removed = Object.keys(state.savedObligations).filter((k) => !current.has(k));
-      const timelineFrom = state.savedTimeline;
-      await saveStatus({
-        summary,
-        version: state.statusVersion,
-        obligations: changed,
-        removedObligations: removed.map((k) => {
-          const [unitId = '', periodId = ''] = k.split('|');
-          return { unitId, periodId };
-        }),
-        timelineFrom,
-        timeline: timeline.slice(timelineFrom),
-      });
-      state.savedTimeline = timeline.length;
-      for (const o of changed) state.savedObligations[`${o.unitId}|${o.periodId}`] = JSON.stringify(o);
-      for (const k of removed) delete state.savedObligations[k];
+    const status = statusUpdate();
+    if (status) {
+      await saveStatus(status);
+      statusSaved(status);
     }
   }
 
