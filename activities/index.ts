@@ -12,7 +12,7 @@ import type {
 } from '../workflows/definitions';
 import { deliveryTime } from '../domain/delivery-time';
 import { createDeliveryActivities, resolveDelivery, type DeliveryOptions } from './delivery';
-import { prepareCycleData, recordCycle } from './prepare-cycle';
+import { prepareCycleData, recordCycle, recordedWorkPointInputs } from './prepare-cycle';
 import { insertOutbox, writeReports, writeStatus, type OutboxRow } from './records';
 import { renderNotice } from './templates';
 
@@ -56,6 +56,31 @@ export function createActivities(deps: ActivityDeps) {
       exp: Math.floor((n.scheduledFor + ttlMs) / 1000),
     });
     return replyUrl(deps.publicBaseUrl, token);
+  }
+
+  /**
+   * Reads the plan and the directory, resolves every work point's units, computes the schedule and records the cycle.
+   * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
+   */
+  async function prepareAndRecord(input: PrepareCycleInput): Promise<WorkPointInput[]> {
+    const prepared = await prepareCycleData(pool, input.year, input.planId, input.options);
+    if (prepared.kind === 'plan-not-found') {
+      throw ApplicationFailure.nonRetryable(`plan ${input.planId} does not exist`, 'PlanNotFound');
+    }
+    if (prepared.kind === 'invalid-options') {
+      throw ApplicationFailure.nonRetryable(prepared.message, INVALID_CYCLE_OPTIONS, prepared.issues);
+    }
+    if (prepared.kind === 'unresolved') {
+      throw ApplicationFailure.nonRetryable(prepared.message, UNRESOLVED_ASSIGNEES, prepared.problems);
+    }
+    await recordCycle(pool, {
+      year: input.year,
+      planId: input.planId,
+      workflowId: input.workflowId,
+      options: input.options,
+      workPoints: prepared.workPoints,
+    });
+    return prepared.workPoints;
   }
 
   /**
@@ -122,32 +147,22 @@ export function createActivities(deps: ActivityDeps) {
      * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<{ workPoints: WorkPointInput[] }> {
-      const prepared = await prepareCycleData(pool, input.year, input.planId, input.options);
-      if (prepared.kind === 'plan-not-found') {
-        throw ApplicationFailure.nonRetryable(`plan ${input.planId} does not exist`, 'PlanNotFound');
-      }
-      if (prepared.kind === 'invalid-options') {
-        throw ApplicationFailure.nonRetryable(prepared.message, INVALID_CYCLE_OPTIONS, prepared.issues);
-      }
-      if (prepared.kind === 'unresolved') {
-        throw ApplicationFailure.nonRetryable(prepared.message, UNRESOLVED_ASSIGNEES, prepared.problems);
-      }
-      await recordCycle(pool, {
-        year: input.year,
-        planId: input.planId,
-        workflowId: input.workflowId,
-        options: input.options,
-        workPoints: prepared.workPoints,
-      });
-      return { workPoints: prepared.workPoints };
+      return { workPoints: await prepareAndRecord(input) };
     },
 
     /**
-     * Writes notices to the outbox, one row per recipient contact; the idempotency key (workflow
-     * ID + event + recipient) makes a retried call write nothing twice. Every channel, log included,
-     * waits for the dispatcher (deliverDue) until deliver_after: the digest slot, or for bypassing kinds
-     * the end of quiet hours, so the log shows exactly what a unit would receive and when.
+     * prepareCycle for cycles started a page at a time: records every work point's input and returns only their
+     * numbers, so the result stays small however large the plan; workPointInputs then loads a page.
      */
+    async prepareCycleRecorded(input: PrepareCycleInput): Promise<{ numbers: number[] }> {
+      return { numbers: (await prepareAndRecord(input)).map((w) => w.number) };
+    },
+
+    /** The recorded inputs of one page of work points (see prepareCycleRecorded). */
+    async workPointInputs(input: { year: number; numbers: number[] }): Promise<WorkPointInput[]> {
+      return recordedWorkPointInputs(pool, input.year, input.numbers);
+    },
+
     async notify(notices: NoticeRequest[]): Promise<{ written: number }> {
       return writeNotices(notices);
     },

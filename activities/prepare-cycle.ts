@@ -136,11 +136,11 @@ export async function recordCycle(
         c.workPoints.map((w) => w.number),
       ]);
       await client.query(
-        `INSERT INTO cycle_assignees (cycle_year, work_point, lead_units, responsible_units)
-         SELECT $1, x.number, x.lead, x.responsible
-           FROM jsonb_to_recordset($2::jsonb) AS x(number integer, lead text[], responsible text[])
+        `INSERT INTO cycle_assignees (cycle_year, work_point, lead_units, responsible_units, input)
+         SELECT $1, x.number, x.lead, x.responsible, x.input
+           FROM jsonb_to_recordset($2::jsonb) AS x(number integer, lead text[], responsible text[], input jsonb)
          ON CONFLICT (cycle_year, work_point) DO UPDATE
-           SET lead_units = EXCLUDED.lead_units, responsible_units = EXCLUDED.responsible_units`,
+           SET lead_units = EXCLUDED.lead_units, responsible_units = EXCLUDED.responsible_units, input = EXCLUDED.input`,
         [
           c.year,
           JSON.stringify(
@@ -148,10 +148,28 @@ export async function recordCycle(
               number: w.number,
               lead: w.leadUnits.map((u) => u.id),
               responsible: w.responsibleUnits.map((u) => u.id),
+              input: w,
             })),
           ),
         ],
       );
     }
+  });
+}
+
+/**
+ * The recorded inputs of some work points of a cycle, in the order asked for: exactly what prepareCycle resolved,
+ * so a page loaded later never sees a directory edited in between.
+ */
+export async function recordedWorkPointInputs(pool: Pool, year: number, numbers: number[]): Promise<WorkPointInput[]> {
+  const { rows } = await pool.query<{ work_point: number; input: WorkPointInput | null }>(
+    'SELECT work_point, input FROM cycle_assignees WHERE cycle_year = $1 AND work_point = ANY($2::integer[])',
+    [year, numbers],
+  );
+  const byNumber = new Map(rows.map((r) => [r.work_point, r.input]));
+  return numbers.map((n) => {
+    const input = byNumber.get(n);
+    if (!input) throw new Error(`cycle ${year} has no recorded input for work point ${n}; prepare the cycle again`);
+    return input;
   });
 }

@@ -1,5 +1,6 @@
 import {
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -11,21 +12,23 @@ import type { Activities } from '../activities';
 import {
   cycleProgressQuery,
   SA,
+  START_BATCH,
   workPointWorkflowId,
   type CycleInput,
   type CycleProgress,
   type CycleResult,
+  type WorkPointInput,
   type WorkPointResult,
 } from './definitions';
 import { workPoint } from './work-point';
 
-const { prepareCycle, saveCycleResult } = proxyActivities<Activities>({
+const { prepareCycle, prepareCycleRecorded, saveCycleResult, workPointInputs } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-/** Children are started in batches so one workflow task never carries thousands of commands. */
-const START_BATCH = 200;
+/** Patch id: inputs are recorded by prepareCycleRecorded and loaded a batch at a time (see `patched()`). */
+const PAGED_INPUTS = 'paged-work-point-inputs';
 
 /**
  * The annual cycle (年度周期) of one plan: resolves the assignees, starts one `workPoint` child per
@@ -33,20 +36,30 @@ const START_BATCH = 200;
  * annual report. prepareCycle refuses (non-retryable) when the directory leaves a group unresolved.
  */
 export async function annualCycle(input: CycleInput): Promise<CycleResult> {
-  const { workPoints } = await prepareCycle({
+  const prepare = {
     year: input.year,
     planId: input.planId,
     options: input.options,
     workflowId: workflowInfo().workflowId,
-  });
+  };
+  // Each batch's inputs are loaded when it starts, so no payload grows with the plan (Temporal's limit is 2 MB).
+  // Histories recorded before that got every input from prepareCycle at once.
+  let allInputs: WorkPointInput[] | undefined;
+  let numbers: number[];
+  if (patched(PAGED_INPUTS)) {
+    ({ numbers } = await prepareCycleRecorded(prepare));
+  } else {
+    allInputs = (await prepareCycle(prepare)).workPoints;
+    numbers = allInputs.map((wp) => wp.number);
+  }
 
   const progress: CycleProgress = {
     year: input.year,
     started: 0,
     closed: 0,
-    workPoints: workPoints.map((wp) => ({
-      number: wp.number,
-      workflowId: workPointWorkflowId(input.year, wp.number),
+    workPoints: numbers.map((number) => ({
+      number,
+      workflowId: workPointWorkflowId(input.year, number),
       closed: false,
     })),
   };
@@ -57,8 +70,10 @@ export async function annualCycle(input: CycleInput): Promise<CycleResult> {
   ]);
 
   const results: Promise<WorkPointResult>[] = [];
-  for (let i = 0; i < workPoints.length; i += START_BATCH) {
-    const batch = workPoints.slice(i, i + START_BATCH);
+  for (let i = 0; i < numbers.length; i += START_BATCH) {
+    const batch = allInputs
+      ? allInputs.slice(i, i + START_BATCH)
+      : await workPointInputs({ year: input.year, numbers: numbers.slice(i, i + START_BATCH) });
     const handles = await Promise.all(
       batch.map((wp) =>
         startChild(workPoint, {

@@ -80,6 +80,9 @@ export interface WorkPointInput {
   resume?: WorkPointState;
 }
 
+/** The cycle starts its children in batches of this many, loading each batch's inputs as it goes. */
+export const START_BATCH = 200;
+
 export interface CycleInput {
   year: number;
   planId: number;
