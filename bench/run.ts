@@ -524,6 +524,8 @@ interface HistoryFigures {
   eventsPerReport: number[];
   /** Event types of the first sampled work point's history. */
   eventTypes: Record<string, number>;
+  /** From the cycle's first child start command to its last child's start confirmation, as the server recorded them. */
+  childStarts: { children: number; seconds: number; perSecond: number };
 }
 
 async function historyFigures(stack: Stack, client: Client, year: number, numbers: number[]): Promise<HistoryFigures> {
@@ -552,8 +554,28 @@ async function historyFigures(stack: Stack, client: Client, year: number, number
     const length = lengths.get(n) ?? 0;
     return count > 0 && launchEvents > 0 ? [Math.round(((length - launchEvents) / count) * 10) / 10] : [];
   });
-  const cycle = (await client.workflow.getHandle(cycleWorkflowId(year)).describe()).historyLength;
-  return { workPoints: [...lengths.values()].sort((a, b) => a - b), cycle, eventsPerReport, eventTypes };
+  const cycleHistory = await client.workflow.getHandle(cycleWorkflowId(year)).fetchHistory();
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : Number.NaN;
+  const Type = temporal.api.enums.v1.EventType;
+  const initiated = (cycleHistory.events ?? []).filter(
+    (e) => e.eventType === Type.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+  );
+  const started = (cycleHistory.events ?? []).filter(
+    (e) => e.eventType === Type.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED,
+  );
+  const seconds = (ms(started.at(-1)?.eventTime) - ms(initiated[0]?.eventTime)) / 1000;
+  return {
+    workPoints: [...lengths.values()].sort((a, b) => a - b),
+    cycle: cycleHistory.events?.length ?? 0,
+    eventsPerReport,
+    eventTypes,
+    childStarts: {
+      children: started.length,
+      seconds: Math.round(seconds * 10) / 10,
+      perSecond: Math.round((started.length / seconds) * 10) / 10,
+    },
+  };
 }
 
 interface Row {
@@ -763,6 +785,14 @@ async function main(): Promise<void> {
         ratio: '',
         target: '< 500',
         met: (openWorker?.rssMb ?? Infinity) < 500 ? 'yes' : 'NO',
+      },
+      {
+        metric: 'children started by the cycle, /s (server event times, first command to last start)',
+        baseline: '',
+        duban: `${bigHistory.childStarts.perSecond} (${bigHistory.childStarts.children} in ${bigHistory.childStarts.seconds} s)`,
+        ratio: r2(bigHistory.childStarts.perSecond / base.startsPerSecond),
+        target: '',
+        met: '',
       },
       {
         metric: 'worker CPU, % of one core (launch / reports / drain)',

@@ -34,6 +34,8 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       linkSecret: config.LINK_SECRET,
       delivery: deliveryOptionsFromConfig(config),
     }),
+    // At least 1 (config enforces it): work points persist through local activities, whose results reach the
+    // workflow through the cache. Each cached workflow holds ~1 MB (bench/workflow-memory.ts).
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? 1000,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS ?? 10_000,
   });

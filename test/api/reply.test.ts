@@ -21,7 +21,7 @@ import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { annualCycle } from '../../workflows';
 import { statusQuery, workPointWorkflowId, type WorkPointStatus } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
 import { until } from '../helpers/wait';
 
 const SECRET = 'reply-test-secret-0123456789abcdef0123';
@@ -83,9 +83,6 @@ async function startWorker() {
     taskQueue: TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: SECRET }),
-    // No sticky cache: the time-skipping server never hands a stopped worker's sticky tasks to a new worker
-    // (a real server does after a few seconds), and this file stops and restarts its worker.
-    maxCachedWorkflows: 0,
   });
   workerRun = worker.run();
 }
@@ -95,7 +92,10 @@ async function stopWorker() {
 }
 
 beforeAll(async () => {
-  [env, db] = await Promise.all([createTimeSkippingEnv(), createTestDatabase()]);
+  // A real dev server, not the time-skipping one: this file stops and restarts its worker, and only a real server
+  // hands a stopped worker's sticky tasks to the new one (work points persist through local activities, which
+  // need the workflow cache, so the cache cannot be turned off instead).
+  [env, db] = await Promise.all([createDevServerEnv(), createTestDatabase()]);
   await importDirectory(db.pool, DEMO_UNIT_DIRECTORY, { demo: true });
   const text = readFileSync(SEED_PLAN_PATH, 'utf8');
   const parsed = parsePlan(text);

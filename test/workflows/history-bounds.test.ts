@@ -125,7 +125,12 @@ test(`a work point with ${UNITS} units × ${PERIODS} periods stays under the his
     await env.sleep(requestAt + DAY - (await env.currentTimeMs()));
     await handle.signal(rateReviewSignal, { rating: '基本完成', comment: '最坏情形', by: 'office' });
     await chained.signal(rateReviewSignal, { rating: '基本完成', comment: '最坏情形', by: 'office' });
-    const [plain, continued] = await Promise.all([handle.result(), chained.result()]);
+    // One result at a time: two concurrent result() calls of the time-skipping client each unlock time skipping,
+    // and the server then sometimes skips past a workflow still processing its last signal, to the default
+    // execution timeout ("Workflow execution timed out"; 4 of 8 runs with continue-as-new every 120 events,
+    // 0 of 24 awaiting one at a time — with activities or local activities alike).
+    const continued = await chained.result();
+    const plain = await handle.result();
     // Same outcome with and without continue-as-new, and the chain really continued.
     expect(continued.outcomes).toEqual(plain.outcomes);
     expect(continued.escalations).toEqual(plain.escalations);
