@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { log } from '@temporalio/activity';
+import { asyncLocalStorage, heartbeat, log } from '@temporalio/activity';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type { Pool } from 'pg';
@@ -89,6 +89,14 @@ export function resolveDelivery(options: DeliveryOptions = {}): ResolvedDelivery
     claimLeaseMs: options.claimLeaseMs ?? 10 * 60_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
   };
+}
+
+/**
+ * Heartbeat of a delivery pass (the dispatcher sets a heartbeat timeout), so a pass whose worker died is retried
+ * within a minute. Called directly (tests), outside an activity, there is no one to tell.
+ */
+function alive(): void {
+  if (asyncLocalStorage.getStore()) heartbeat();
 }
 
 // ─── configuration ───────────────────────────────────────────────────────────────────────────────
@@ -538,11 +546,13 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
       result.more = contacts.length > d.contactsPerPass;
 
       for (const contact of contacts.slice(0, d.contactsPerPass)) {
+        alive();
         const messages = await claim(contact, now);
         let next = 0;
         try {
           for (; next < messages.length; next += 1) {
             const m = messages[next]!;
+            alive();
             try {
               await send(m);
             } catch (err) {

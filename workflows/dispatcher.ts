@@ -46,6 +46,9 @@ const MAX_CONSECUTIVE_PASSES = 20;
 const { deliverDue } = proxyActivities<Activities>({
   // Sends are bounded (SMTP 30 s socket timeout, webhook 15 s) and a pass handles at most 50 contacts.
   startToCloseTimeout: '5 minutes',
+  // The pass heartbeats around every send: a worker killed mid-pass is retried after a minute, not five
+  // (options are not part of replay, so this needs no patch).
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
