@@ -181,10 +181,10 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
         </section>`,
       );
     }
-    const assigned = await getAssignment(app.db, cycle.year, claims.wp);
     const schedule = cycleScheduleFor(cycle.year, cycle.options);
     const workflowId = workPointWorkflowId(cycle.year, claims.wp);
     if (claims.p === 'summary') {
+      const assigned = await getAssignment(app.db, cycle.year, claims.wp);
       if (assigned && !assigned.leadUnits.includes(unit.id)) {
         throw new PageError(
           403,
@@ -211,7 +211,9 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
     const periodId = claims.per ?? schedule.periods[0]?.id ?? 'H1';
     const period = schedule.periods.find((p) => p.id === periodId);
     const obligation = await getObligation(app.db, workflowId, unit.id, periodId);
-    if (!obligation && assigned && !assigned.responsibleUnits.includes(unit.id)) {
+    // Only a unit the status projection does not list yet needs its assignment checked.
+    const assigned = obligation ? undefined : await getAssignment(app.db, cycle.year, claims.wp);
+    if (assigned && !assigned.responsibleUnits.includes(unit.id)) {
       throw new PageError(
         403,
         '无需报送',
