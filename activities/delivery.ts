@@ -4,6 +4,7 @@ import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type { Pool } from 'pg';
 import type { WorkerConfig } from '../config';
+import { inTransaction } from '../db/pool';
 import { chinaCalendar, type Calendar } from '../domain/calendar';
 import {
   DEFAULT_DELIVERY_POLICY,
@@ -301,9 +302,7 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
    * them out of every later pass once the transaction commits.
    */
   async function claim(contact: Contact, now: number): Promise<Message[]> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(pool, async (client) => {
       const { rows } = await client.query<ClaimedRow>(
         `SELECT id::text, idempotency_key AS key, kind, cycle_year, work_point, period, subject, body, link, due_at,
                 scheduled_for, digest, attempts
@@ -341,14 +340,8 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
           text,
         });
       }
-      await client.query('COMMIT');
       return messages;
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async function sendEmail(m: Message): Promise<void> {

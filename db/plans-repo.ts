@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { ParseWarning, Plan, WorkPoint } from '../domain/plan';
+import { inTransaction } from './pool';
 
 export interface StoredPlan extends Plan {
   id: number;
@@ -28,14 +29,9 @@ export async function savePlan(
   warnings: ParseWarning[],
 ): Promise<{ id: number; created: boolean }> {
   const sha = createHash('sha256').update(sourceText).digest('hex');
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const existing = await client.query<{ id: string }>('SELECT id FROM plans WHERE source_sha256 = $1', [sha]);
-    if (existing.rows[0]) {
-      await client.query('ROLLBACK');
-      return { id: Number(existing.rows[0].id), created: false };
-    }
+    if (existing.rows[0]) return { id: Number(existing.rows[0].id), created: false };
     const { rows } = await client.query<{ id: string }>(
       `INSERT INTO plans (year, title, issuer, doc_number, issued_at, source_text, source_sha256, warnings, sections)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
@@ -59,14 +55,8 @@ export async function savePlan(
         [id, wp.number, wp.section, wp.title, wp.text, wp.leadUnits, wp.responsibleUnits],
       );
     }
-    await client.query('COMMIT');
     return { id, created: true };
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 interface PlanRow {

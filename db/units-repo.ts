@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { UnitDirectorySchema, type Unit, type UnitDirectory } from '../domain/units';
+import { inTransaction } from './pool';
 
 type Queryable = Pool | PoolClient;
 
@@ -45,9 +46,7 @@ export async function importDirectory(
   directory: UnitDirectory,
   opts: { demo?: boolean } = {},
 ): Promise<{ upserted: number; deactivated: string[] }> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     for (const u of directory.units) {
       await client.query(
         `INSERT INTO units (id, name, aliases, kind, tags, contacts, active, demo, updated_at)
@@ -67,14 +66,8 @@ export async function importDirectory(
         await setGroupSelection(client, group, key === 'default' ? 0 : Number(key), unitIds);
       }
     }
-    await client.query('COMMIT');
     return { upserted: directory.units.length, deactivated: rows.map((r) => r.id) };
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function setGroupSelection(
