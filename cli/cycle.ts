@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CommandOutput } from './plan-parse';
+import { apiUrlFor } from './stack';
 
 /**
  * `duban cycle start|status` and `duban report`: the office's commands, over the HTTP API (the same
- * rules, validation and audit as every other client). DUBAN_API_URL (default http://localhost:3000)
+ * rules, validation and audit as every other client). DUBAN_API_URL (default: the API of a running npm start,
+ * else http://localhost:3000)
  * and DUBAN_TOKEN (an API token: npx duban token create) say where and as whom.
  */
 
@@ -18,7 +20,7 @@ interface Api {
 }
 
 function api(env: Env): Api {
-  const base = (env.DUBAN_API_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
+  const base = apiUrlFor(env);
   const token = env.DUBAN_TOKEN;
   if (!token) {
     throw new CliError(

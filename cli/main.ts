@@ -13,8 +13,9 @@ const USAGE = `duban — 督办 command line
   duban report <year> --format csv|xlsx|html|json [--out file]
                                                 the annual report
 
-token commands need DATABASE_URL; cycle and report need DUBAN_TOKEN (and DUBAN_API_URL,
-default http://localhost:3000).
+With npm start running, commands find its database and API themselves. Otherwise token commands need
+DATABASE_URL, and cycle and report DUBAN_API_URL (default http://localhost:3000). cycle and report need
+DUBAN_TOKEN.
 
 Run a command with --help for its details.
 `;

@@ -5,6 +5,7 @@ import { migrate } from '../db/migrate';
 import { createToken, isApiRole, listTokens, revokeToken, type TokenInfo } from '../db/tokens-repo';
 import { toShanghaiIso } from '../domain/schedule';
 import type { CommandOutput } from './plan-parse';
+import { apiUrlFor, databaseUrlFor } from './stack';
 
 type Env = Record<string, string | undefined>;
 
@@ -13,7 +14,7 @@ const USAGE = [
   '  duban token create --role admin|viewer [--name <名称>]   创建 API 令牌（只显示一次） / create an API token (shown once)',
   '  duban token list                                       列出令牌（不含密文） / list tokens (never their secrets)',
   '  duban token revoke <id>                                吊销令牌 / revoke a token',
-  '  admin 可读写，viewer 只读。需要环境变量 DATABASE_URL。 / admin reads and writes, viewer only reads. Needs DATABASE_URL.',
+  '  admin 可读写，viewer 只读。使用 npm start 的内置数据库，或环境变量 DATABASE_URL。 / admin reads and writes, viewer only reads. Uses the database of a running npm start, or DATABASE_URL.',
   '',
 ].join('\n');
 
@@ -130,10 +131,11 @@ function usage(out: CommandOutput, problem: string): number {
  * seconds rather than hanging), migrates, runs `fn` and closes the pool. Problems become one line.
  */
 async function withDatabase(env: Env, out: CommandOutput, fn: (pool: Pool) => Promise<number>): Promise<number> {
-  const raw = env.DATABASE_URL?.trim();
+  const raw = databaseUrlFor(env);
   if (!raw) {
     out.stderr(
-      '缺少环境变量 DATABASE_URL（例如 postgres://user@127.0.0.1:5432/duban） / DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/duban)\n',
+      '找不到数据库：请先启动 npm start（命令会自动使用它的内置数据库），或设置 DATABASE_URL（例如 postgres://user@127.0.0.1:5432/duban） / ' +
+        'no database: start the stack with npm start (its embedded database is found automatically) or set DATABASE_URL\n',
     );
     return 1;
   }
@@ -184,7 +186,7 @@ function describeError(err: unknown): string {
 
 function publicBaseUrl(env: Env): string {
   const parsed = ApiConfigSchema.shape.PUBLIC_BASE_URL.safeParse(env.PUBLIC_BASE_URL || undefined);
-  return (parsed.success ? parsed.data : 'http://localhost:3000').replace(/\/+$/, '');
+  return env.PUBLIC_BASE_URL && parsed.success ? parsed.data.replace(/\/+$/, '') : apiUrlFor(env);
 }
 
 function formatTokens(tokens: TokenInfo[]): string {

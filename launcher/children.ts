@@ -27,6 +27,9 @@ export interface SpawnChildOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   output: ChildOutput;
+  /** Run as this user and group (a server that refuses to run as root). */
+  uid?: number;
+  gid?: number;
 }
 
 const running = new Set<ManagedChild>();
@@ -47,6 +50,8 @@ export async function spawnChild(
     cwd: options.cwd,
     env: options.env,
     detached: true,
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
     stdio: 'fd' in output ? ['ignore', output.fd, output.fd] : ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) {

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, loadLauncherConfig, type LauncherConfig } from '../config';
@@ -8,7 +17,9 @@ import { migrate } from '../db/migrate';
 import { PROJECT_ROOT, resolveBinary } from './binaries';
 import { describeExit, killAllChildrenSync, spawnChild, stopChild, type ManagedChild } from './children';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
-import { assertPortsFree, PortBusyError, type PortClaim } from './ports';
+import { importPglite } from './pglite-import';
+import { removeStackFile, writeStackFile } from './stack-file';
+import { assertPortsFree, type PortClaim } from './ports';
 import { searchAttributeCreateCommands } from './search-attributes';
 import { ensureDemoAdminToken, seedDemo } from './seed';
 import {
@@ -19,8 +30,8 @@ import {
 } from './temporal-dev-server';
 
 /**
- * `npm start`: the whole stack on one machine — Temporal dev server, PostgreSQL (DATABASE_URL or embedded
- * PGlite), migrations, demo seed, worker and API — and one Ctrl-C to stop it all in order.
+ * `npm start`: the whole stack on one machine — Temporal dev server, PostgreSQL (DATABASE_URL or an embedded
+ * PostgreSQL server), migrations, demo seed, worker and API — and one Ctrl-C to stop it all in order.
  */
 
 const TEMPORAL_READY_TIMEOUT_MS = 60_000;
@@ -75,7 +86,8 @@ async function stopAll(): Promise<void> {
   await stopOne(children.api, 'SIGTERM');
   await stopOne(children.worker, 'SIGTERM');
   await stopOne(children.temporal, 'SIGTERM');
-  // A PGlite that failed to start has nothing to stop; its error is reported by the start-up path.
+  removeStackFile();
+  // A server that failed to start has nothing to stop; its error is reported by the start-up path.
   const pg = await embeddedPg?.catch(() => undefined);
   if (pg) {
     try {
@@ -128,7 +140,7 @@ function watch(child: ManagedChild): void {
   });
 }
 
-/** One launcher per data directory: two PGlite or SQLite writers on the same files would corrupt them. */
+/** One launcher per data directory: two PostgreSQL or SQLite writers on the same files would corrupt them. */
 function lockDataDir(dataDir: string): () => void {
   const file = path.join(dataDir, 'launcher.pid');
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -234,6 +246,21 @@ async function waitForApi(url: string, timeoutMs: number): Promise<void> {
   throw new LaunchError(`the API did not become ready within ${timeoutMs / 1000} s (last answer from ${url}: ${last})`);
 }
 
+/** Earlier versions kept the embedded database in PGlite (DATA_DIR/pg): move it into the real server once. */
+async function importEarlierPglite(pgliteDir: string, url: string): Promise<void> {
+  if (!existsSync(path.join(pgliteDir, 'PG_VERSION'))) return;
+  log(`importing the earlier embedded database (PGlite) from ${pgliteDir} into PostgreSQL…`);
+  try {
+    const result = await importPglite(pgliteDir, url, log);
+    log(`imported ${result.rows} rows in ${result.tables} tables; the old files are kept in ${result.keptAt}`);
+  } catch (err) {
+    throw new LaunchError(
+      `could not import the earlier embedded database in ${pgliteDir} (${err instanceof Error ? err.message : String(err)}). ` +
+        `Its files are untouched: start again to retry, or move it aside (mv ${pgliteDir} ${pgliteDir}.old) to start with an empty database.`,
+    );
+  }
+}
+
 async function launch(cfg: LauncherConfig): Promise<void> {
   const dataDir = path.resolve(PROJECT_ROOT, cfg.DATA_DIR);
   const givenDatabaseUrl = cfg.DATABASE_URL;
@@ -253,7 +280,7 @@ async function launch(cfg: LauncherConfig): Promise<void> {
   releaseDataDir = lockDataDir(dataDir);
   const linkSecret = resolveLinkSecret(cfg.LINK_SECRET, dataDir);
 
-  // Temporal and PostgreSQL start side by side: a cold PGlite needs a few seconds for initdb.
+  // Temporal and PostgreSQL start side by side: a cold PostgreSQL needs a second or two for initdb.
   const temporalLog = path.join(dataDir, 'logs', 'temporal.log');
   let temporalReady: Promise<void>;
   if (givenTemporal === undefined) {
@@ -293,17 +320,17 @@ async function launch(cfg: LauncherConfig): Promise<void> {
   temporalReady.catch(() => undefined);
 
   if (givenDatabaseUrl === undefined) {
-    embeddedPg = startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), port: cfg.EMBEDDED_PG_PORT }).catch(
-      (err: unknown) => {
-        // Taken since the port check: name the variable rather than leave run-main to guess PORT.
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-        throw new PortBusyError(
-          `port ${cfg.EMBEDDED_PG_PORT} is already in use: stop what uses it or set EMBEDDED_PG_PORT to a free port`,
-        );
-      },
-    );
-    databaseUrl = (await embeddedPg).url;
-    log(`embedded PostgreSQL (PGlite) serves ${databaseUrl}`);
+    embeddedPg = startEmbeddedPostgres({
+      dataDir: path.join(dataDir, 'postgres'),
+      passwordFile: path.join(dataDir, 'postgres-password'),
+      logFile: path.join(dataDir, 'logs', 'postgres.log'),
+      port: cfg.EMBEDDED_PG_PORT,
+      log,
+    });
+    const pg = await embeddedPg;
+    databaseUrl = pg.url;
+    log(`started postgres (pid ${pg.pid}) on 127.0.0.1:${cfg.EMBEDDED_PG_PORT}, data in ${pg.dataDir}`);
+    await importEarlierPglite(path.join(dataDir, 'pg'), pg.url);
   } else {
     databaseUrl = givenDatabaseUrl;
   }
@@ -351,10 +378,11 @@ async function launch(cfg: LauncherConfig): Promise<void> {
   await waitForApi(`${apiUrl}/readyz`, API_READY_TIMEOUT_MS);
   checkpoint();
   ready = true;
+  writeStackFile(dataDir, { apiUrl, databaseUrl, embeddedDatabase: embedded, pid: process.pid });
 
   const seconds = (performance.now() / 1000).toFixed(1);
   const pg = embedded
-    ? `embedded PGlite in ${path.join(dataDir, 'pg')}, served at ${databaseUrl}`
+    ? `embedded server on 127.0.0.1:${cfg.EMBEDDED_PG_PORT}, data in ${path.join(dataDir, 'postgres')} (password in ${path.join(dataDir, 'postgres-password')})`
     : maskPassword(databaseUrl);
   const temporalLine = ownTemporal
     ? `Temporal UI   ${temporalUiUrl ?? ''}   (server ${temporalAddress}, namespace ${cfg.TEMPORAL_NAMESPACE})`

@@ -1,13 +1,21 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import os from 'node:os';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client } from 'pg';
 import { PROJECT_ROOT, resolveBinary } from '../../launcher/binaries';
 import { SEARCH_ATTRIBUTES } from '../../launcher/search-attributes';
+import {
+  cleanEnv,
+  freePorts,
+  launch,
+  removeTempDataDirs,
+  stopAllLaunched,
+  stopLauncher,
+  tempDataDir,
+} from '../helpers/launcher';
 
 /**
  * The real launcher, as `npm start` runs it, on free ports and a throw-away DATA_DIR: it must come up,
@@ -17,102 +25,6 @@ import { SEARCH_ATTRIBUTES } from '../../launcher/search-attributes';
 jest.setTimeout(120_000);
 
 const run = promisify(execFile);
-
-async function freePorts(count: number): Promise<number[]> {
-  // Hold every socket until all are bound so the kernel hands out distinct ports.
-  const servers: Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push(server);
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
-    ports.push(address.port);
-  }
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
-interface Launched {
-  child: ChildProcess;
-  output: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitFor: (pattern: RegExp, timeoutMs: number) => Promise<RegExpMatchArray>;
-  pids: () => Map<string, number>;
-}
-
-const launched: Launched[] = [];
-
-function launch(env: Record<string, string>): Launched {
-  const base = { ...process.env };
-  // The launcher must decide from what the test passes, not from the developer's shell.
-  for (const name of [
-    'DATABASE_URL',
-    'TEMPORAL_ADDRESS',
-    'LINK_SECRET',
-    'PUBLIC_BASE_URL',
-    'TEMPORAL_UI_URL',
-    'HOST',
-  ]) {
-    delete base[name];
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'launcher/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { ...base, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const listeners = new Set<() => void>();
-  child.stdout?.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    listeners.forEach((l) => l());
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-    listeners.forEach((l) => l());
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const handle: Launched = {
-    child,
-    output: () => out,
-    stderr: () => err,
-    exited,
-    waitFor: (pattern, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const match = out.match(pattern);
-          if (match) {
-            done();
-            resolve(match);
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${out}\nstderr:\n${err}`));
-        }, timeoutMs);
-        const onExit = () => {
-          done();
-          reject(new Error(`launcher exited before ${pattern}; output:\n${out}\nstderr:\n${err}`));
-        };
-        const done = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          child.off('exit', onExit);
-        };
-        listeners.add(check);
-        child.once('exit', onExit);
-        check();
-      }),
-    pids: () => new Map([...out.matchAll(/started (\w+) \(pid (\d+)\)/g)].map((m) => [m[1] ?? '', Number(m[2])])),
-  };
-  launched.push(handle);
-  return handle;
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -129,37 +41,10 @@ async function processesMentioning(needle: string): Promise<string[]> {
   return stdout.split('\n').filter((line) => line.includes(needle));
 }
 
-async function stopLauncher(l: Launched): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  l.child.kill('SIGINT');
-  return l.exited;
-}
-
-afterEach(async () => {
-  // A failed test must not leave a stack behind: stop the launcher, then kill whatever it reported starting.
-  for (const l of launched.splice(0)) {
-    if (l.child.exitCode === null && l.child.signalCode === null) {
-      l.child.kill('SIGINT');
-      const result = await Promise.race([l.exited, new Promise((r) => setTimeout(r, 20_000))]);
-      if (!result) l.child.kill('SIGKILL');
-    }
-    for (const pid of l.pids().values()) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-});
+afterEach(stopAllLaunched);
 
 describe('launcher (npm start)', () => {
-  const dataDirs: string[] = [];
-  const tempDataDir = () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'duban-launcher-'));
-    dataDirs.push(dir);
-    return dir;
-  };
-  afterAll(() => dataDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+  afterAll(removeTempDataDirs);
 
   test('runs Temporal, embedded PostgreSQL, worker and API; Ctrl-C stops all of it; a restart resumes the data', async () => {
     const dataDir = tempDataDir();
@@ -194,8 +79,41 @@ describe('launcher (npm start)', () => {
       expect(attributes).toMatch(new RegExp(`\\b${name}\\s+${type}\\b`));
     }
 
+    // A real PostgreSQL server: password authentication, loopback only, files only its user can read.
+    const password = readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim();
+    expect(statSync(path.join(dataDir, 'postgres-password')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dataDir, 'postgres')).mode & 0o777).toBe(0o700);
+    const pgUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/duban`;
+    const noPassword = new Client({ connectionString: `postgres://postgres@127.0.0.1:${pgPort}/duban` });
+    await expect(noPassword.connect()).rejects.toThrow(/password/i);
+    const { stdout: listening } = await run('ss', ['-Hltn', `sport = :${pgPort}`]);
+    expect(
+      listening
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[3]),
+    ).toEqual([`127.0.0.1:${pgPort}`]);
+    if (process.getuid?.() === 0) {
+      // PostgreSQL refuses root; the launcher runs it as an unprivileged user, who cannot enter this 0700 directory.
+      expect(statSync(path.join(dataDir, 'postgres')).uid).not.toBe(0);
+      expect(lstatSync(path.join(dataDir, 'postgres')).isSymbolicLink()).toBe(true);
+      expect(first.output()).toContain('cannot reach');
+    }
+    const probe = new Client({ connectionString: pgUrl });
+    await probe.connect();
+    const { rows: serverRows } = await probe.query<{ version: string }>('SELECT version()');
+    expect(serverRows[0]?.version).toMatch(/^PostgreSQL \d+/);
+    await probe.end();
+
+    // The CLI finds the running stack's database without DATABASE_URL.
+    const cli = await run(process.execPath, ['bin/duban.js', 'token', 'list'], {
+      cwd: PROJECT_ROOT,
+      env: { ...cleanEnv(), DATA_DIR: dataDir },
+    });
+    expect(cli.stdout).toContain('admin');
+
     // Leave a trace in both stores to find after the restart.
-    const pg = new Client({ connectionString: `postgres://postgres@127.0.0.1:${pgPort}/postgres` });
+    const pg = new Client({ connectionString: pgUrl });
     await pg.connect();
     await pg.query('CREATE TABLE launcher_probe (note text)');
     await pg.query('INSERT INTO launcher_probe VALUES ($1)', ['before restart']);
@@ -208,16 +126,18 @@ describe('launcher (npm start)', () => {
     await connection.close();
 
     const pids = first.pids();
-    expect([...pids.keys()].sort()).toEqual(['api', 'temporal', 'worker']);
+    expect([...pids.keys()].sort()).toEqual(['api', 'postgres', 'temporal', 'worker']);
+    expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(true);
     expect(await stopLauncher(first)).toEqual({ code: 0, signal: null });
     for (const pid of pids.values()) expect(isAlive(pid)).toBe(false);
     expect(await processesMentioning(dataDir)).toEqual([]);
     expect(statSync(path.join(dataDir, 'link-secret')).mode & 0o777).toBe(0o600);
+    expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(false);
 
     const second = launch(env);
     await second.waitFor(/duban is ready/, 90_000);
     expect(second.output()).not.toContain('generated LINK_SECRET');
-    const again = new Client({ connectionString: `postgres://postgres@127.0.0.1:${pgPort}/postgres` });
+    const again = new Client({ connectionString: pgUrl });
     await again.connect();
     const { rows } = await again.query<{ note: string }>('SELECT note FROM launcher_probe');
     await again.end();
@@ -250,7 +170,7 @@ describe('launcher (npm start)', () => {
       SEED_DEMO: 'false',
     });
     await l.waitFor(/duban is ready/, 90_000);
-    expect(l.output()).not.toContain('embedded PostgreSQL');
+    expect(l.output()).not.toMatch(/started postgres|embedded PostgreSQL/);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
 
     const pg = new Client({ connectionString: databaseUrl });

@@ -1,0 +1,127 @@
+import { renameSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { Client } from 'pg';
+import { migrate } from '../db/migrate';
+
+/**
+ * Earlier versions of `npm start` kept their data in an in-process PGlite (DATA_DIR/pg). PGlite served one
+ * protocol message at a time for every connection and lost replies under concurrent load, so the embedded default
+ * is now a real PostgreSQL server (DATA_DIR/postgres). This moves an old PGlite database into it once:
+ *
+ * 1. the PGlite database is brought to the current schema (served on a loopback port for the migration runner),
+ * 2. the new database is migrated and must be empty,
+ * 3. every table is copied row by row as JSON (json_populate_recordset keeps bytea, jsonb, arrays and timestamps),
+ *    with foreign-key triggers off for the copy, in one transaction; serial sequences continue after the copied ids,
+ * 4. the row counts are compared, and only then is DATA_DIR/pg renamed to DATA_DIR/pg.pglite-imported — kept, never
+ *    deleted, so nothing is lost if anything went wrong.
+ */
+
+export interface ImportResult {
+  tables: number;
+  rows: number;
+  keptAt: string;
+}
+
+const BATCH = 200;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+export async function importPglite(
+  pgliteDir: string,
+  targetUrl: string,
+  log: (msg: string) => void,
+): Promise<ImportResult> {
+  const source = await PGlite.create({ dataDir: pgliteDir });
+  try {
+    const port = await freePort();
+    const server = new PGLiteSocketServer({ db: source, host: '127.0.0.1', port, maxConnections: 10 });
+    await server.start();
+    try {
+      await migrate(`postgres://postgres@127.0.0.1:${port}/postgres`, log);
+    } finally {
+      await server.stop();
+      // stop() detaches handlers without awaiting them; let a rollback in flight finish before PGlite is used again.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    await migrate(targetUrl, log);
+    const { rows: tableRows } = await source.query<{ name: string }>(
+      `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'pgmigrations'
+       ORDER BY tablename`,
+    );
+    const tables = tableRows.map((r) => r.name);
+
+    const target = new Client({ connectionString: targetUrl, application_name: 'duban-pglite-import' });
+    await target.connect();
+    let total = 0;
+    try {
+      for (const table of tables) {
+        const { rows } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${ident(table)}`);
+        if (Number(rows[0]?.n ?? 0) > 0) {
+          throw new Error(`the new database already holds rows in ${table}; nothing was imported`);
+        }
+      }
+      await target.query('BEGIN');
+      // Rows arrive table by table, not in foreign-key order; the constraints hold in the source already.
+      await target.query('SET LOCAL session_replication_role = replica');
+      const counts = new Map<string, number>();
+      for (const table of tables) {
+        const { rows } = await source.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM ${ident(table)} t`);
+        for (let i = 0; i < rows.length; i += BATCH) {
+          const batch = `[${rows
+            .slice(i, i + BATCH)
+            .map((r) => r.j)
+            .join(',')}]`;
+          await target.query(
+            `INSERT INTO ${ident(table)} SELECT * FROM json_populate_recordset(NULL::${ident(table)}, $1::json)`,
+            [batch],
+          );
+        }
+        counts.set(table, rows.length);
+        total += rows.length;
+      }
+      const { rows: serials } = await target.query<{ table_name: string; column_name: string }>(
+        `SELECT table_name, column_name FROM information_schema.columns
+          WHERE table_schema = 'public' AND column_default LIKE 'nextval(%'`,
+      );
+      for (const { table_name: t, column_name: c } of serials) {
+        await target.query(
+          `SELECT setval(pg_get_serial_sequence($1, $2), coalesce((SELECT max(${ident(c)}) FROM ${ident(t)}), 0) + 1, false)`,
+          [ident(t), c],
+        );
+      }
+      for (const [table, expected] of counts) {
+        const { rows } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${ident(table)}`);
+        if (Number(rows[0]?.n) !== expected) {
+          throw new Error(`${table}: copied ${rows[0]?.n ?? 0} of ${expected} rows; nothing was imported`);
+        }
+      }
+      await target.query('COMMIT');
+    } catch (err) {
+      await target.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await target.end();
+    }
+    await source.close();
+    const keptAt = `${pgliteDir}.pglite-imported`;
+    renameSync(pgliteDir, keptAt);
+    return { tables: tables.length, rows: total, keptAt };
+  } finally {
+    if (!source.closed) await source.close();
+  }
+}
