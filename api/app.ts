@@ -62,7 +62,7 @@ export async function buildApp(
   await app.register(auditRoutes);
   await app.register(notificationRoutes);
   await app.register(reportRoutes);
-  await app.register(replyRoutes, { linkSecret: config.LINK_SECRET });
+  await app.register(replyRoutes, { linkSecret: config.LINK_SECRET, submitTimeoutMs: config.REPLY_TIMEOUT_MS });
   await app.register(dashboardRoutes, { temporalUiUrl: config.TEMPORAL_UI_URL, namespace: config.TEMPORAL_NAMESPACE });
   return app;
 }

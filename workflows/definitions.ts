@@ -3,7 +3,7 @@
  * the types that cross the wire. Imported by workflows/, activities/, api/ and worker/ alike.
  * Only deterministic imports here (it is bundled into the workflow sandbox).
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Light } from '../domain/light';
 
@@ -370,6 +370,35 @@ export const removeUnitSignal = defineSignal<[RemoveUnitSignal]>('removeUnit');
 export const returnReportSignal = defineSignal<[ReturnReportSignal]>('returnReport');
 export const remindNowSignal = defineSignal<[RemindNowSignal]>('remindNow');
 export const rateReviewSignal = defineSignal<[RateReviewSignal]>('rateReview');
+
+// ─── Updates: the workflow's verdict in the same request ─────────────────────────────────────────
+
+/**
+ * What a unit's report or summary gets when the workflow accepted it and the report is stored in PostgreSQL: the
+ * reply page says 已收到 only with this in hand. A refusal is an ApplicationFailure whose `type` is a
+ * `SubmissionRefusal` and whose message says why in Chinese.
+ */
+export interface SubmissionReceipt {
+  submissionId: string;
+  /** When the workflow accepted it (the first time, for a repeated form). */
+  receivedAt: Instant;
+  late: boolean;
+  /** The same form again (double click, retry): counted once. */
+  repeated: boolean;
+}
+
+export const SUBMISSION_REFUSALS = [
+  'not-assigned', // 单位未承担该时段的报送任务
+  'removed', // 单位已不在承办名单中
+  'waived', // 已免报
+  'closed', // 已评定 / 已办结
+  'already-reported', // 本期已截止且已报送
+  'not-lead', // 只有牵头单位提交年度总结
+] as const;
+export type SubmissionRefusal = (typeof SUBMISSION_REFUSALS)[number];
+
+export const submitReportUpdate = defineUpdate<SubmissionReceipt, [ReportSignal]>('submitReport');
+export const submitSummaryUpdate = defineUpdate<SubmissionReceipt, [SummarySignal]>('submitSummaryReport');
 
 // ─── Queries and results ─────────────────────────────────────────────────────────────────────────
 

@@ -1,5 +1,6 @@
 import {
   allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
   patched,
@@ -34,6 +35,8 @@ import {
   returnReportSignal,
   SA,
   statusQuery,
+  submitReportUpdate,
+  submitSummaryUpdate,
   summarySignal,
   waiveSignal,
   type Instant,
@@ -44,6 +47,9 @@ import {
   type PersistBatch,
   type PeriodSchedule,
   type ReportRecord,
+  type ReportSignal,
+  type SubmissionRefusal,
+  type SummarySignal,
   type StatusUpdate,
   type TimelineEntry,
   type UnitOutcome,
@@ -103,6 +109,14 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
   let statusDirty = true;
   const pendingNotices: NoticeRequest[] = [];
   const pendingReports: ReportRecord[] = [];
+  /** Submissions accepted in this run whose report is not in PostgreSQL yet: their receipts wait for it. */
+  const unstoredReports = new Set<string>();
+  const queueReport = (report: ReportRecord) => {
+    pendingReports.push(report);
+    unstoredReports.add(report.submissionId);
+  };
+  const stored = (reports: ReportRecord[] | undefined) =>
+    reports?.forEach((r) => unstoredReports.delete(r.submissionId));
   const now = (): Instant => Date.now();
 
   const record = (entry: Omit<TimelineEntry, 'at'> & { at?: Instant }) => {
@@ -145,15 +159,36 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
 
   // ── Messages: record facts only; the loop does the rest. ───────────────────────────────────────
 
-  setHandler(reportSignal, (r) => {
-    if (state.seenSubmissionIds.includes(r.submissionId)) return; // a double click or retry counts once
+  // Reports and summaries: one verdict (`judgeReport` / `judgeSummary`) for the signal of older clients and for the
+  // Update the reply page sends, whose validator refuses before anything is recorded and whose result — sent once
+  // the report is stored — is the receipt.
+
+  type Verdict = { refusal: SubmissionRefusal; message: string } | { repeat: true } | undefined;
+
+  function judgeReport(r: ReportSignal, asUpdate: boolean): Verdict {
+    if (state.seenSubmissionIds.includes(r.submissionId)) return { repeat: true }; // a double click or retry
+    if (asUpdate && state.review.rating) return { refusal: 'closed', message: '本要点已评定办结，不再接收报告' };
     const o = obligation(r.unitId, r.periodId);
-    if (!o) return reject(r.unitId, `单位未承担该时段的报送任务 / not assigned for period ${r.periodId}`, r.periodId);
-    if (o.waived) return reject(r.unitId, '该报送已免报 / waived', r.periodId);
+    if (!o) {
+      return { refusal: 'not-assigned', message: `单位未承担该时段的报送任务 / not assigned for period ${r.periodId}` };
+    }
+    if (asUpdate && !state.units.some((u) => u.id === r.unitId)) {
+      return {
+        refusal: 'removed',
+        message: '你单位已不在本要点的承办名单中，报告未被接收 / removed from the work point',
+      };
+    }
+    if (o.waived) return { refusal: 'waived', message: '该报送已免报 / waived' };
     // Corrections are allowed while the period is open; after the due date a report already in stands.
     if (r.submittedAt > o.dueAt && currentSubmission(o, now())) {
-      return reject(r.unitId, '本期已截止且已报送，不能更正 / closed, already reported', r.periodId);
+      return { refusal: 'already-reported', message: '本期已截止且已报送，不能更正 / closed, already reported' };
     }
+    return undefined;
+  }
+
+  function acceptReport(r: ReportSignal): void {
+    const o = obligation(r.unitId, r.periodId);
+    if (!o) return;
     state.seenSubmissionIds.push(r.submissionId);
     const late = r.submittedAt > o.dueAt;
     o.submissions.push({
@@ -164,7 +199,7 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       round: currentRound(o, now()),
       attachments: r.attachments?.length ?? 0,
     });
-    pendingReports.push({
+    queueReport({
       submissionId: r.submissionId,
       workflowId,
       cycleYear: input.cycleYear,
@@ -178,13 +213,18 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       submittedAt: r.submittedAt,
     });
     record({ kind: 'report', unitId: r.unitId, periodId: r.periodId, detail: late ? 'late' : 'on-time' });
-  });
+  }
 
-  setHandler(summarySignal, (s) => {
-    if (state.seenSubmissionIds.includes(s.submissionId)) return;
-    if (!leadIds.includes(s.unitId))
-      return reject(s.unitId, '只有牵头单位提交年度总结 / only lead units submit the summary');
-    if (state.review.rating) return reject(s.unitId, '已评定，不再接收年度总结 / already rated');
+  function judgeSummary(s: SummarySignal): Verdict {
+    if (state.seenSubmissionIds.includes(s.submissionId)) return { repeat: true };
+    if (!leadIds.includes(s.unitId)) {
+      return { refusal: 'not-lead', message: '只有牵头单位提交年度总结 / only lead units submit the summary' };
+    }
+    if (state.review.rating) return { refusal: 'closed', message: '已评定，不再接收年度总结 / already rated' };
+    return undefined;
+  }
+
+  function acceptSummary(s: SummarySignal): void {
     state.seenSubmissionIds.push(s.submissionId);
     const late = s.submittedAt > schedule.review.summaryDueAt;
     state.review.summaries[s.unitId] = {
@@ -193,7 +233,7 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       submittedAt: s.submittedAt,
       late,
     };
-    pendingReports.push({
+    queueReport({
       submissionId: s.submissionId,
       workflowId,
       cycleYear: input.cycleYear,
@@ -208,7 +248,63 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       submittedAt: s.submittedAt,
     });
     record({ kind: 'summary', unitId: s.unitId, detail: s.selfAssessment });
+  }
+
+  /** The receipt for a submission this workflow accepted (now or earlier), once its report is stored. */
+  async function receiptWhenStored(submissionId: string, unitId: string, repeated: boolean) {
+    await condition(() => !unstoredReports.has(submissionId));
+    const sub =
+      state.obligations.flatMap((o) => o.submissions).find((x) => x.submissionId === submissionId) ??
+      (state.review.summaries[unitId]?.submissionId === submissionId
+        ? { receivedAt: undefined, ...state.review.summaries[unitId] }
+        : undefined);
+    return {
+      submissionId,
+      receivedAt: sub?.receivedAt ?? sub?.submittedAt ?? now(),
+      late: sub?.late ?? false,
+      repeated,
+    };
+  }
+
+  const refuse = (verdict: Verdict): void => {
+    if (verdict && 'refusal' in verdict)
+      throw ApplicationFailure.create({ message: verdict.message, type: verdict.refusal, nonRetryable: true });
+  };
+
+  setHandler(reportSignal, (r) => {
+    const verdict = judgeReport(r, false);
+    if (verdict && 'repeat' in verdict) return;
+    if (verdict) return reject(r.unitId, verdict.message, r.periodId);
+    acceptReport(r);
   });
+  setHandler(summarySignal, (s) => {
+    const verdict = judgeSummary(s);
+    if (verdict && 'repeat' in verdict) return;
+    if (verdict) return reject(s.unitId, verdict.message);
+    acceptSummary(s);
+  });
+
+  setHandler(
+    submitReportUpdate,
+    async (r) => {
+      // Judged again: another update accepted in the same activation may have changed the answer.
+      const verdict = judgeReport(r, true);
+      refuse(verdict);
+      if (!verdict) acceptReport(r);
+      return receiptWhenStored(r.submissionId, r.unitId, verdict !== undefined);
+    },
+    { validator: (r: ReportSignal) => refuse(judgeReport(r, true)) },
+  );
+  setHandler(
+    submitSummaryUpdate,
+    async (s) => {
+      const verdict = judgeSummary(s);
+      refuse(verdict);
+      if (!verdict) acceptSummary(s);
+      return receiptWhenStored(s.submissionId, s.unitId, verdict !== undefined);
+    },
+    { validator: (s: SummarySignal) => refuse(judgeSummary(s)) },
+  );
 
   setHandler(acknowledgeSignal, (a) => {
     const mine = state.obligations.filter((o) => o.unitId === a.unitId);
@@ -633,12 +729,17 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       if (status) batch.status = status;
       if (!batch.reports && !batch.notices && !batch.status) return;
       await persist(batch);
+      stored(batch.reports);
       if (status) statusSaved(status);
       return;
     }
     // Histories recorded before the patch: up to three activities per wake-up, in this order.
     // Reports first: once a unit is told "received", its text must reach PostgreSQL before anything else.
-    if (pendingReports.length > 0) await saveReports(pendingReports.splice(0));
+    if (pendingReports.length > 0) {
+      const reports = pendingReports.splice(0);
+      await saveReports(reports);
+      stored(reports);
+    }
     if (pendingNotices.length > 0) await notify(pendingNotices.splice(0));
     const status = statusUpdate();
     if (status) {
@@ -661,8 +762,9 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       info.historySize > HISTORY_BYTES_LIMIT ||
       info.continueAsNewSuggested
     ) {
-      await condition(allHandlersFinished);
-      if (pendingReports.length === 0 && pendingNotices.length === 0) {
+      // A receipt waits for its report to be stored, which only the loop does: wake for that too.
+      await condition(() => allHandlersFinished() || pendingReports.length > 0);
+      if (allHandlersFinished() && pendingReports.length === 0 && pendingNotices.length === 0) {
         await continueAsNew<typeof workPoint>({ ...input, resume: state });
       }
       continue;
@@ -672,8 +774,12 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     else await condition(() => dirty, Math.max(next - now(), 1));
   }
   await flush();
-  await condition(allHandlersFinished);
-  await flush();
+  // Handlers still waiting (receipts) finish once what they wait for is stored.
+  for (;;) {
+    await condition(() => allHandlersFinished() || pendingReports.length > 0);
+    await flush();
+    if (allHandlersFinished() && pendingReports.length === 0) break;
+  }
   return buildResult();
 
   function buildResult(): WorkPointResult {

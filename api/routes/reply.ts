@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import formbody from '@fastify/formbody';
 import { z } from 'zod';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { LinkError, parseLinkKeys, verifyLink, type LinkClaims } from '../../common/links';
 import { chinaCalendar, CalendarMissingError, workdaysBetween } from '../../domain/calendar';
 import { shanghaiDate, toShanghaiIso } from '../../domain/schedule';
@@ -18,6 +18,7 @@ import {
   getUnit,
   getWorkPoint,
   listSent,
+  pruneAttachments,
   saveAttachments,
   saveReceipt,
   type NewAttachment,
@@ -25,11 +26,13 @@ import {
 import {
   acknowledgeSignal,
   REVIEW_RATINGS,
-  reportSignal,
-  summarySignal,
+  submitReportUpdate,
+  submitSummaryUpdate,
+  SUBMISSION_REFUSALS,
   workPointWorkflowId,
   type AttachmentRef,
   type ReviewRating,
+  type SubmissionRefusal,
 } from '../../workflows/definitions';
 import { html, page, raw, type Raw } from '../views/html';
 
@@ -42,8 +45,35 @@ import { html, page, raw, type Raw } from '../views/html';
 export const REPORT_TEXT_MAX = 5000;
 export const FILE_MAX_BYTES = 10 * 1024 * 1024;
 export const FILES_MAX = 5;
-/** How long the page waits for Temporal to accept a report before it says "try again". */
-const SIGNAL_DEADLINE_MS = 5_000;
+/** All files of one form together: what one upload may hold in memory. */
+export const FILES_TOTAL_MAX_BYTES = 20 * 1024 * 1024;
+/** The id the workflow and the database know a submission by: the form's id within its link's scope. */
+export function scopedSubmissionId(
+  scope: { year: number; workPoint: number; unitId: string; purpose: string; periodId: string },
+  formId: string,
+): string {
+  return createHash('sha256')
+    .update(JSON.stringify([scope.year, scope.workPoint, scope.unitId, scope.purpose, scope.periodId, formId]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+const receiptNumber = (ctx: Context, submissionId: string): string =>
+  `${ctx.claims.y}-${String(ctx.claims.wp).padStart(2, '0')}-${submissionId.slice(0, 10).toUpperCase()}`;
+
+/** The workflow's refusal (validator or handler), with its reason in Chinese; undefined for any other failure. */
+function refusalOf(err: unknown): { type: SubmissionRefusal; message: string } | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const type = SUBMISSION_REFUSALS.find((t) => t === cause.type);
+  if (!type) return undefined;
+  // The workflow's messages are "中文 / English"; the page shows the Chinese half.
+  return {
+    type,
+    message: `报告未被接收：${cause.message.split(' / ')[0] ?? cause.message}。如有疑问请联系园区依法治区办。`,
+  };
+}
 
 const FILE_TYPES: Record<string, { mime: string; magic: (b: Buffer) => boolean }> = {
   pdf: { mime: 'application/pdf', magic: (b) => b.subarray(0, 4).toString('latin1') === '%PDF' },
@@ -134,15 +164,39 @@ function remaining(dueAt: number, now: number): { text: string; tone: 'green' | 
   return { text: `还剩 ${n} ${unit}`, tone: n <= 3 ? 'yellow' : 'green' };
 }
 
-export default async function replyRoutes(app: FastifyInstance, opts: { linkSecret: string }): Promise<void> {
+export default async function replyRoutes(
+  app: FastifyInstance,
+  opts: {
+    linkSecret: string;
+    /** How long the page waits for the workflow's verdict (and the report stored) before it says "not confirmed". */
+    submitTimeoutMs: number;
+  },
+): Promise<void> {
   const keys = parseLinkKeys(opts.linkSecret);
   await app.register(formbody);
   await app.register(multipart, {
-    limits: { fileSize: FILE_MAX_BYTES, files: FILES_MAX, fields: 10, fieldSize: REPORT_TEXT_MAX * 4 },
+    limits: {
+      fileSize: FILE_MAX_BYTES,
+      files: FILES_MAX,
+      fields: 10,
+      parts: FILES_MAX + 10,
+      fieldSize: REPORT_TEXT_MAX * 4,
+      headerPairs: 50,
+    },
   });
 
   const sendPage = (reply: FastifyReply, status: number, title: string, body: Raw) =>
     reply.status(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page(title, body));
+
+  const invalidLink = () =>
+    new PageError(
+      403,
+      '链接无效',
+      html`<section>
+        <h2>链接无效</h2>
+        <p>该链接不完整或已被改动，无法使用。请从提醒消息中完整复制链接，或联系园区依法治区办。</p>
+      </section>`,
+    );
 
   async function loadContext(token: string): Promise<Context> {
     let claims: LinkClaims;
@@ -159,14 +213,7 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
           </section>`,
         );
       }
-      throw new PageError(
-        403,
-        '链接无效',
-        html`<section>
-          <h2>链接无效</h2>
-          <p>该链接不完整或已被改动，无法使用。请从提醒消息中完整复制链接，或联系园区依法治区办。</p>
-        </section>`,
-      );
+      throw invalidLink();
     }
     const cycle = await getCycle(app.db, claims.y);
     const wp = cycle && (await getWorkPoint(app.db, cycle.planId, claims.wp));
@@ -208,8 +255,11 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
         closed: cycle.finishedAt !== null,
       };
     }
-    const periodId = claims.per ?? schedule.periods[0]?.id ?? 'H1';
-    const period = schedule.periods.find((p) => p.id === periodId);
+    // A report link names its period, and the period must be one of this cycle's: a link is used for exactly what
+    // it was signed for.
+    const period = claims.p === 'report' ? schedule.periods.find((p) => p.id === claims.per) : undefined;
+    if (!period) throw invalidLink();
+    const periodId = period.id;
     const obligation = await getObligation(app.db, workflowId, unit.id, periodId);
     // Only a unit the status projection does not list yet needs its assignment checked.
     const assigned = obligation ? undefined : await getAssignment(app.db, cycle.year, claims.wp);
@@ -227,8 +277,8 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
       claims,
       workflowId,
       periodId,
-      periodLabel: period?.label ?? periodId,
-      dueAt: obligation?.dueAt.getTime() ?? period?.dueAt ?? schedule.review.summaryDueAt,
+      periodLabel: period.label,
+      dueAt: obligation?.dueAt.getTime() ?? period.dueAt,
       state: obligation?.state,
       acknowledged: obligation?.acknowledgedAt != null,
       workPoint: wp,
@@ -325,18 +375,31 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
       }
       ${
         locked
-          ? html`<section>
-              <h2>本项已不能再提交</h2>
-              <p>
-                ${
-                  ctx.closed
-                    ? '本年度督办已办结。'
-                    : ctx.state === 'waived'
-                      ? '该报送已免报。'
-                      : '本期已截止，且你单位已报送。'
-                }如需更正，请联系园区依法治区办。
-              </p>
-            </section>`
+          ? html`${
+                form.error
+                  ? html`<section class="error">
+                      <p><strong>${form.error}</strong></p>
+                      ${
+                        form.text
+                          ? html`<p class="meta">你提交的内容（未被接收，可复制保存）：</p>
+                              <p class="pre">${form.text}</p>`
+                          : ''
+                      }
+                    </section>`
+                  : ''
+              }
+              <section>
+                <h2>本项已不能再提交</h2>
+                <p>
+                  ${
+                    ctx.closed
+                      ? '本年度督办已办结。'
+                      : ctx.state === 'waived'
+                        ? '该报送已免报。'
+                        : '本期已截止，且你单位已报送。'
+                  }如需更正，请联系园区依法治区办。
+                </p>
+              </section>`
           : html`<section${form.error ? raw(' class="error"') : ''}>
         <h2>${isSummary ? '提交年度总结' : alreadyIn ? '更正报告' : '提交进展报告'}</h2>
         ${form.error ? html`<p><strong>${form.error}</strong></p>` : ''}
@@ -412,7 +475,6 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
       const ctx = await withContext(request, reply);
       if (!ctx) return reply;
       const file = await getAttachment(app.db, request.params.id);
-      const receipt = file && (await getReceipt(app.db, file.submissionId));
       const sent = await listSent(app.db, {
         year: ctx.claims.y,
         workPoint: ctx.claims.wp,
@@ -420,8 +482,7 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
         period: ctx.periodId,
       });
       const mine = file && sent.stored.some((r) => r.submissionId === file.submissionId);
-      if (!file || !receipt || !mine)
-        return sendPage(reply, 404, '未找到', html`<section><h2>未找到该文件</h2></section>`);
+      if (!file || !mine) return sendPage(reply, 404, '未找到', html`<section><h2>未找到该文件</h2></section>`);
       return reply
         .type(file.contentType)
         .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`)
@@ -437,12 +498,19 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
     const fields: Record<string, string> = {};
     const files: NewAttachment[] = [];
     let fileError: string | undefined;
+    let uploaded = 0;
+    let badForm = false;
     if (request.isMultipart()) {
       try {
         for await (const part of request.parts()) {
           if (part.type === 'file') {
             const data = await part.toBuffer();
             if (!part.filename || data.length === 0) continue;
+            uploaded += data.length;
+            if (uploaded > FILES_TOTAL_MAX_BYTES) {
+              fileError = `文件过大：所有文件合计不超过 ${FILES_TOTAL_MAX_BYTES / 1024 / 1024} MB`;
+              break;
+            }
             const ext = part.filename.split('.').pop()?.toLowerCase() ?? '';
             const type = FILE_TYPES[ext];
             if (!type || !type.magic(data)) {
@@ -465,7 +533,11 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
         if (code === 'FST_REQ_FILE_TOO_LARGE')
           fileError = `文件过大：每个文件不超过 ${FILE_MAX_BYTES / 1024 / 1024} MB`;
         else if (code === 'FST_FILES_LIMIT') fileError = `文件过多：最多 ${FILES_MAX} 个`;
-        else throw err;
+        else {
+          // No boundary, a truncated body, too many parts: the form did not arrive whole.
+          request.log.info({ err }, 'malformed multipart form');
+          badForm = true;
+        }
       }
     } else if (request.body && typeof request.body === 'object') {
       for (const [k, v] of Object.entries(request.body as Record<string, unknown>))
@@ -483,6 +555,8 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
       return sendPage(reply, status, title, body);
     };
 
+    if (badForm)
+      return again(400, '表单数据不完整或格式不正确（可能是网络中断），报告未被接收。请检查下方内容后重新提交。');
     if (fileError)
       return again(
         fileError.startsWith('文件过大') ? 413 : 422,
@@ -494,21 +568,23 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
     const isSummary = ctx.claims.p === 'summary';
     if (isSummary && !form.selfAssessment) return again(422, '请选择自评结果');
 
+    // The form's id is the client's; the workflow and the database see it scoped to this link (unit, work point,
+    // purpose, period), so another unit's id can neither fetch this unit's receipt nor swallow its report.
+    const submissionId = scopedSubmissionId(
+      {
+        year: ctx.claims.y,
+        workPoint: ctx.claims.wp,
+        unitId: ctx.unit.id,
+        purpose: ctx.claims.p,
+        periodId: ctx.periodId,
+      },
+      form.submissionId,
+    );
+    const scope = { year: ctx.claims.y, workPoint: ctx.claims.wp, unitId: ctx.unit.id, period: ctx.periodId };
     // A double click or a retry of the same form lands once: the receipt is the proof.
-    const existing = await getReceipt(app.db, form.submissionId);
+    const existing = await getReceipt(app.db, submissionId, scope);
     if (existing)
       return sendPage(reply, 200, '已收到', confirmation(ctx, existing.receiptNo, existing.acceptedAt, true));
-
-    if (ctx.closed) return again(409, '本年度督办已办结，不再接收报告');
-    const sent = await listSent(app.db, {
-      year: ctx.claims.y,
-      workPoint: ctx.claims.wp,
-      unitId: ctx.unit.id,
-      period: ctx.periodId,
-    });
-    if (Date.now() > ctx.dueAt && sent.stored.length + sent.pending.length > 0 && ctx.state !== 'returned') {
-      return again(409, '本期已截止，且你单位已报送，不能再更正；如需更正请联系园区依法治区办');
-    }
 
     const submittedAt = Date.now();
     const refs: AttachmentRef[] = files.map((f) => ({
@@ -518,42 +594,62 @@ export default async function replyRoutes(app: FastifyInstance, opts: { linkSecr
       sha256: f.sha256,
       contentType: f.contentType,
     }));
-    await saveAttachments(app.db, form.submissionId, files);
+    await saveAttachments(app.db, submissionId, files);
+    // The workflow judges (an Update: its validator refuses before anything is recorded) and answers once the report
+    // is stored in PostgreSQL; only then does the page say 已收到.
     try {
       const handle = app.temporal.workflow.getHandle(ctx.workflowId);
-      await app.temporal.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+      await app.temporal.withDeadline(Date.now() + opts.submitTimeoutMs, () =>
         isSummary
-          ? handle.signal(summarySignal, {
-              unitId: ctx.unit.id,
-              submissionId: form.submissionId,
-              text: form.text,
-              selfAssessment: form.selfAssessment as ReviewRating,
-              attachments: refs,
-              submittedAt,
+          ? handle.executeUpdate(submitSummaryUpdate, {
+              args: [
+                {
+                  unitId: ctx.unit.id,
+                  submissionId,
+                  text: form.text,
+                  selfAssessment: form.selfAssessment as ReviewRating,
+                  attachments: refs,
+                  submittedAt,
+                },
+              ],
             })
-          : handle.signal(reportSignal, {
-              unitId: ctx.unit.id,
-              periodId: ctx.periodId,
-              submissionId: form.submissionId,
-              text: form.text,
-              attachments: refs,
-              submittedAt,
+          : handle.executeUpdate(submitReportUpdate, {
+              args: [
+                {
+                  unitId: ctx.unit.id,
+                  periodId: ctx.periodId,
+                  submissionId,
+                  text: form.text,
+                  attachments: refs,
+                  submittedAt,
+                },
+              ],
             }),
       );
     } catch (err) {
-      await deleteAttachments(app.db, form.submissionId);
-      if (err instanceof WorkflowNotFoundError)
-        return again(409, '该要点的督办流程已结束或不存在，不再接收报告；请联系园区依法治区办');
-      request.log.error({ err, workflowId: ctx.workflowId }, 'report not accepted by Temporal');
+      const refusal = refusalOf(err);
+      if (refusal) {
+        await deleteAttachments(app.db, submissionId);
+        request.log.info({ workflowId: ctx.workflowId, unit: ctx.unit.id, refusal: refusal.type }, 'report refused');
+        return again(refusal.type === 'not-assigned' || refusal.type === 'removed' ? 403 : 409, refusal.message);
+      }
+      if (err instanceof WorkflowNotFoundError) {
+        await deleteAttachments(app.db, submissionId);
+        return again(409, '该要点的督办流程已结束或不存在，报告未被接收；请联系园区依法治区办');
+      }
+      // Outcome unknown (Temporal or the worker unreachable, or no answer in time): nothing is promised. The files
+      // stay aside, so that if the workflow does take this submission later its files are there; a retry of the same
+      // form is counted once, and its receipt prunes the files of the attempt that was not taken.
+      request.log.error({ err, workflowId: ctx.workflowId }, 'report not confirmed by the workflow');
       return again(
         503,
-        '系统暂时无法受理（督办服务不可用）。你填写的内容已保留在下方，请稍后再点“提交”；未显示回执号即表示尚未收到。',
+        '系统暂时无法确认收到你的报告（督办服务繁忙或不可用）。未显示回执号即表示尚未收到：你填写的内容已保留在下方，请稍后再点“提交”（重复提交只计一次）。',
       );
     }
-    const receiptNo = `${ctx.claims.y}-${String(ctx.claims.wp).padStart(2, '0')}-${form.submissionId.replace(/-/g, '').slice(0, 8).toUpperCase()}`;
+    await pruneAttachments(app.db, submissionId);
     const receipt = await saveReceipt(app.db, {
-      submissionId: form.submissionId,
-      receiptNo,
+      submissionId,
+      receiptNo: receiptNumber(ctx, submissionId),
       year: ctx.claims.y,
       workPoint: ctx.claims.wp,
       unitId: ctx.unit.id,
