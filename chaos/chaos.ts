@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { OUTCOME_UNKNOWN } from '../activities/delivery';
+import { scopedSubmissionId } from '../api/routes/reply';
 import { parseLinkKeys, signLink } from '../common/links';
 import { DEMO_UNIT_DIRECTORY } from '../domain/demo-directory';
 import type { Plan } from '../domain/plan';
@@ -10,7 +11,7 @@ import { shanghaiDate } from '../domain/schedule';
 import { DISPATCHER_WORKFLOW_ID } from '../workflows/dispatcher';
 import {
   cycleWorkflowId,
-  reportSignal,
+  submitReportUpdate,
   statusQuery,
   workPointWorkflowId,
   type WorkPointStatus,
@@ -285,14 +286,18 @@ async function drill(
   const retryUntil = officeAt + 10_000;
 
   /** One submission, retried with the same submission id until it is answered 200 or 409, or time is up. */
-  const submit = async (d: Department, submissionId: string, text: string): Promise<boolean> => {
+  /** The id the workflow and PostgreSQL know a form by (the API scopes it to the link). */
+  const scoped = (d: Department, formId: string) =>
+    scopedSubmissionId({ year, workPoint: d.wp, unitId: d.unitId, purpose: 'report', periodId: 'P1' }, formId);
+  const submit = async (d: Department, formId: string, text: string): Promise<boolean> => {
+    const submissionId = scoped(d, formId);
     d.attempted.add(submissionId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS && Date.now() < retryUntil; attempt++) {
       if (attempt > 0) stats.retries = (stats.retries ?? 0) + 1;
       stats.posts = (stats.posts ?? 0) + 1;
       try {
         const res = await http.request('POST', `/r/${d.token}`, {
-          body: formBody({ submissionId, text }),
+          body: formBody({ submissionId: formId, text }),
           headers: FORM_HEADERS,
           timeoutMs: 10_000,
         });
@@ -320,13 +325,16 @@ async function drill(
     await http.request('GET', `/r/${d.token}`, { timeoutMs: 10_000 }).catch(() => undefined);
   };
 
-  /** What api/routes/reply.ts sends once the form is valid; retried while Temporal restarts. */
-  const signalLikeTheApi = async (d: Department, submissionId: string, text: string): Promise<void> => {
+  /** What api/routes/reply.ts sends once the form is valid, as if the API died before answering. */
+  const updateLikeTheApi = async (d: Department, formId: string, text: string): Promise<void> => {
     const client = await stack.client();
+    const submissionId = scoped(d, formId);
     const payload = { unitId: d.unitId, periodId: 'P1', submissionId, text, attachments: [], submittedAt: Date.now() };
     for (let attempt = 0; attempt < MAX_ATTEMPTS && Date.now() < retryUntil; attempt++) {
       try {
-        await client.workflow.getHandle(workPointWorkflowId(year, d.wp)).signal(reportSignal, payload);
+        await client.workflow.getHandle(workPointWorkflowId(year, d.wp)).executeUpdate(submitReportUpdate, {
+          args: [payload],
+        });
         return;
       } catch {
         await sleep(RETRY_MIN_MS + Math.random() * 500);
@@ -348,8 +356,8 @@ async function drill(
     }
     if (d.behaviour === 'on-time' && d.variant === 'interrupted') {
       stats.interrupted = (stats.interrupted ?? 0) + 1;
-      d.attempted.add(id);
-      await signalLikeTheApi(d, id, text);
+      d.attempted.add(scoped(d, id));
+      await updateLikeTheApi(d, id, text);
     }
     const accepted = await submit(d, id, text);
     if (!accepted || d.behaviour !== 'on-time') return;

@@ -61,6 +61,17 @@ export function scopedSubmissionId(
 const receiptNumber = (ctx: Context, submissionId: string): string =>
   `${ctx.claims.y}-${String(ctx.claims.wp).padStart(2, '0')}-${submissionId.slice(0, 10).toUpperCase()}`;
 
+const UPDATE_ATTEMPTS = 5;
+
+/** The server's "rejected because it wasn't processed by worker": an update the workflow never saw. */
+function notProcessed(err: unknown): boolean {
+  return (
+    err instanceof WorkflowUpdateFailedError &&
+    refusalOf(err) === undefined &&
+    /wasn't processed by worker/.test(err.cause?.message ?? '')
+  );
+}
+
 /** The workflow's refusal (validator or handler), with its reason in Chinese; undefined for any other failure. */
 function refusalOf(err: unknown): { type: SubmissionRefusal; message: string } | undefined {
   if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
@@ -599,33 +610,49 @@ export default async function replyRoutes(
     // is stored in PostgreSQL; only then does the page say 已收到.
     try {
       const handle = app.temporal.workflow.getHandle(ctx.workflowId);
-      await app.temporal.withDeadline(Date.now() + opts.submitTimeoutMs, () =>
-        isSummary
-          ? handle.executeUpdate(submitSummaryUpdate, {
-              args: [
-                {
-                  unitId: ctx.unit.id,
-                  submissionId,
-                  text: form.text,
-                  selfAssessment: form.selfAssessment as ReviewRating,
-                  attachments: refs,
-                  submittedAt,
-                },
-              ],
-            })
-          : handle.executeUpdate(submitReportUpdate, {
-              args: [
-                {
-                  unitId: ctx.unit.id,
-                  periodId: ctx.periodId,
-                  submissionId,
-                  text: form.text,
-                  attachments: refs,
-                  submittedAt,
-                },
-              ],
-            }),
-      );
+      const deadline = Date.now() + opts.submitTimeoutMs;
+      const send = () =>
+        app.temporal.withDeadline(deadline, () =>
+          isSummary
+            ? handle.executeUpdate(submitSummaryUpdate, {
+                args: [
+                  {
+                    unitId: ctx.unit.id,
+                    submissionId,
+                    text: form.text,
+                    selfAssessment: form.selfAssessment as ReviewRating,
+                    attachments: refs,
+                    submittedAt,
+                  },
+                ],
+              })
+            : handle.executeUpdate(submitReportUpdate, {
+                args: [
+                  {
+                    unitId: ctx.unit.id,
+                    periodId: ctx.periodId,
+                    submissionId,
+                    text: form.text,
+                    attachments: refs,
+                    submittedAt,
+                  },
+                ],
+              }),
+        );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await send();
+          break;
+        } catch (err) {
+          // The server drops an update that a workflow task carried but the worker did not get to (seen under
+          // concurrent updates to one workflow): nothing was recorded, so it is sent again while time remains.
+          if (!notProcessed(err) || attempt >= UPDATE_ATTEMPTS || Date.now() > deadline - 1_000) throw err;
+          request.log.warn(
+            { workflowId: ctx.workflowId, attempt },
+            'update not processed by the worker; sending again',
+          );
+        }
+      }
     } catch (err) {
       const refusal = refusalOf(err);
       if (refusal) {
