@@ -103,3 +103,11 @@ export function verifyLink(keys: LinkKeys, token: string, nowMs: number): LinkCl
 export function replyUrl(publicBaseUrl: string, token: string): string {
   return `${publicBaseUrl.replace(/\/+$/, '')}/r/${token}`;
 }
+
+/** The token part of reply links (`/r/<token>`, also `/r/<token>/files/<id>`) anywhere in a text or URL. */
+const REPLY_TOKEN_IN_URL = /\/r\/[^/?#\s"'<>]+/g;
+
+/** The text with every reply-link token replaced, for logs and for readers who must not act as the unit. */
+export function redactReplyTokens(text: string): string {
+  return text.replace(REPLY_TOKEN_IN_URL, '/r/<redacted>');
+}

@@ -1,5 +1,13 @@
 import { createHmac } from 'node:crypto';
-import { LinkError, parseLinkKeys, replyUrl, signLink, verifyLink, type LinkClaims } from '../../common/links';
+import {
+  LinkError,
+  parseLinkKeys,
+  redactReplyTokens,
+  replyUrl,
+  signLink,
+  verifyLink,
+  type LinkClaims,
+} from '../../common/links';
 
 const claims: LinkClaims = { y: 2023, wp: 7, u: 'jingfa-ju', p: 'report', per: 'H1', exp: 2_000_000_000 };
 const NOW = 1_700_000_000_000;
@@ -116,4 +124,15 @@ describe('canonical form', () => {
     const { per: _per, ...withoutPeriod } = claims;
     expect(verifyLink(keys, signLink(keys, withoutPeriod), NOW)).toEqual(withoutPeriod);
   });
+});
+
+test('redactReplyTokens hides the token of every reply link in a text, and nothing else', () => {
+  const token = signLink(parseLinkKeys('s'.repeat(40)), claims);
+  expect(redactReplyTokens(`/r/${token}`)).toBe('/r/<redacted>');
+  expect(redactReplyTokens(`/r/${token}/files/3f2a?x=1`)).toBe('/r/<redacted>/files/3f2a?x=1');
+  expect(redactReplyTokens(`报送链接（无需登录）：https://duban.example/r/${token}\n请于截止前报送。`)).toBe(
+    '报送链接（无需登录）：https://duban.example/r/<redacted>\n请于截止前报送。',
+  );
+  expect(redactReplyTokens('/api/notifications?unit=r')).toBe('/api/notifications?unit=r');
+  expect(redactReplyTokens(redactReplyTokens(`/r/${token}`))).toBe('/r/<redacted>');
 });
