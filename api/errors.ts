@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { redactReplyTokens } from '../common/links';
 
 /** The one error shape every route answers with. */
 export const ErrorBodySchema = z
@@ -58,7 +59,7 @@ export function installErrorHandler(app: FastifyInstance): void {
         .send(errorBody('validation_failed', `请求格式不正确 / invalid request — ${summary}`, issues));
     }
     if (isResponseSerializationError(err)) {
-      request.log.error({ err, url: request.url }, 'response did not match its schema');
+      request.log.error({ err, url: redactReplyTokens(request.url) }, 'response did not match its schema');
       return reply.status(500).send(errorBody('internal_error', '服务器内部错误 / internal error'));
     }
     const status = err.statusCode ?? 500;
@@ -66,7 +67,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       // Fastify's own 4xx (malformed JSON, body too large, unsupported media type): its message says what to fix.
       return reply.status(status).send(errorBody(err.code ?? 'bad_request', `请求无法处理 / ${err.message}`));
     }
-    request.log.error({ err, url: request.url, method: request.method }, 'request failed');
+    request.log.error({ err, url: redactReplyTokens(request.url), method: request.method }, 'request failed');
     return reply
       .status(500)
       .send(errorBody('internal_error', '服务器内部错误，请稍后重试 / internal error, please retry later'));
