@@ -9,6 +9,7 @@ import { installErrorHandler } from './errors';
 import dbPlugin from './plugins/db';
 import temporalPlugin from './plugins/temporal';
 import docsPlugin from './plugins/docs';
+import securityHeaders from './plugins/security-headers';
 import authPlugin from './plugins/auth';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plans';
@@ -74,6 +75,7 @@ export async function buildApp(
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
 
+  await app.register(securityHeaders);
   await app.register(docsPlugin);
   await app.register(dbPlugin, { databaseUrl: config.DATABASE_URL, pool: deps.pool });
   await app.register(temporalPlugin, {
