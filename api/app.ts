@@ -11,6 +11,7 @@ import temporalPlugin from './plugins/temporal';
 import docsPlugin from './plugins/docs';
 import securityHeaders from './plugins/security-headers';
 import authPlugin from './plugins/auth';
+import rateLimitPlugin from './plugins/rate-limit';
 import healthRoutes from './routes/health';
 import planRoutes from './routes/plans';
 import unitRoutes from './routes/units';
@@ -82,6 +83,10 @@ export async function buildApp(
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     client: deps.temporal,
+  });
+  await app.register(rateLimitPlugin, {
+    signInFailures: { max: config.RATE_LIMIT_AUTH_FAILURES, windowMs: config.RATE_LIMIT_AUTH_WINDOW },
+    replyPosts: { max: config.RATE_LIMIT_REPLY_MAX, windowMs: config.RATE_LIMIT_REPLY_WINDOW },
   });
   await app.register(authPlugin);
   await app.register(healthRoutes);

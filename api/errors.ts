@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { redactReplyTokens } from '../common/links';
+import { html, page } from './views/html';
 
 /** The one error shape every route answers with. */
 export const ErrorBodySchema = z
@@ -28,6 +29,25 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * 429: too many attempts (api/plugins/rate-limit.ts). Carries the seconds until the next attempt counts (sent as
+ * Retry-After); `page` answers with a zh-CN HTML page instead of the JSON shape, for the reply page and dashboard.
+ */
+export class TooManyRequestsError extends DomainError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly page: boolean,
+  ) {
+    super(
+      429,
+      'too_many_requests',
+      `操作过于频繁，请 ${retryAfterSeconds} 秒后再试 / too many attempts; retry in ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
+    );
+    this.name = 'TooManyRequestsError';
+  }
+}
+
 export const errorResponses = {
   400: ErrorBodySchema,
   401: ErrorBodySchema,
@@ -35,6 +55,7 @@ export const errorResponses = {
   404: ErrorBodySchema,
   409: ErrorBodySchema,
   422: ErrorBodySchema,
+  429: ErrorBodySchema,
   500: ErrorBodySchema,
   503: ErrorBodySchema,
 } as const;
@@ -45,6 +66,24 @@ export function errorBody(code: string, message: string, details?: unknown): Err
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof TooManyRequestsError) {
+      void reply.header('retry-after', String(err.retryAfterSeconds));
+      if (err.page) {
+        return reply
+          .status(429)
+          .type('text/html; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(
+            page(
+              '操作过于频繁',
+              html`<section class="error">
+                <h2>操作过于频繁</h2>
+                <p>操作过于频繁，请 ${err.retryAfterSeconds} 秒后再试。本次操作未被受理。</p>
+              </section>`,
+            ),
+          );
+      }
+    }
     if (err instanceof DomainError) {
       return reply.status(err.statusCode).send(errorBody(err.code, err.message, err.details));
     }
