@@ -31,12 +31,12 @@ export class DomainError extends Error {
 
 /**
  * 429: too many attempts (api/plugins/rate-limit.ts). Carries the seconds until the next attempt counts (sent as
- * Retry-After); `page` answers with a zh-CN HTML page instead of the JSON shape, for the reply page and dashboard.
+ * Retry-After); `asPage` answers with a zh-CN HTML page instead of the JSON shape, for the reply page and dashboard.
  */
 export class TooManyRequestsError extends DomainError {
   constructor(
     readonly retryAfterSeconds: number,
-    readonly page: boolean,
+    readonly asPage: boolean,
   ) {
     super(
       429,
@@ -68,7 +68,7 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof TooManyRequestsError) {
       void reply.header('retry-after', String(err.retryAfterSeconds));
-      if (err.page) {
+      if (err.asPage) {
         return reply
           .status(429)
           .type('text/html; charset=utf-8')

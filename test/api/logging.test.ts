@@ -21,7 +21,7 @@ const token = signLink(parseLinkKeys(TEST_LINK_SECRET), {
 });
 const [payloadPart = '', , signaturePart = ''] = token.split('.');
 
-/** An app whose every log line (level trace) lands in `lines`; closed, so the last lines are flushed, by `done`. */
+/** An app logging every line (level trace) into memory; `done` closes it, so the last lines are in, and returns them. */
 async function loggedApp(pool = ctx.db.pool): Promise<{ app: FastifyInstance; done: () => Promise<string> }> {
   const lines: string[] = [];
   const stream = new Writable({
