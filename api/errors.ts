@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { redactReplyTokens } from '../common/links';
+import { html, page } from './views/html';
 
 /** The one error shape every route answers with. */
 export const ErrorBodySchema = z
@@ -27,6 +29,25 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * 429: too many attempts (api/plugins/rate-limit.ts). Carries the seconds until the next attempt counts (sent as
+ * Retry-After); `asPage` answers with a zh-CN HTML page instead of the JSON shape, for the reply page and dashboard.
+ */
+export class TooManyRequestsError extends DomainError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly asPage: boolean,
+  ) {
+    super(
+      429,
+      'too_many_requests',
+      `操作过于频繁，请 ${retryAfterSeconds} 秒后再试 / too many attempts; retry in ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
+    );
+    this.name = 'TooManyRequestsError';
+  }
+}
+
 export const errorResponses = {
   400: ErrorBodySchema,
   401: ErrorBodySchema,
@@ -34,6 +55,7 @@ export const errorResponses = {
   404: ErrorBodySchema,
   409: ErrorBodySchema,
   422: ErrorBodySchema,
+  429: ErrorBodySchema,
   500: ErrorBodySchema,
   503: ErrorBodySchema,
 } as const;
@@ -44,6 +66,24 @@ export function errorBody(code: string, message: string, details?: unknown): Err
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof TooManyRequestsError) {
+      void reply.header('retry-after', String(err.retryAfterSeconds));
+      if (err.asPage) {
+        return reply
+          .status(429)
+          .type('text/html; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(
+            page(
+              '操作过于频繁',
+              html`<section class="error">
+                <h2>操作过于频繁</h2>
+                <p>操作过于频繁，请 ${err.retryAfterSeconds} 秒后再试。本次操作未被受理。</p>
+              </section>`,
+            ),
+          );
+      }
+    }
     if (err instanceof DomainError) {
       return reply.status(err.statusCode).send(errorBody(err.code, err.message, err.details));
     }
@@ -58,7 +98,7 @@ export function installErrorHandler(app: FastifyInstance): void {
         .send(errorBody('validation_failed', `请求格式不正确 / invalid request — ${summary}`, issues));
     }
     if (isResponseSerializationError(err)) {
-      request.log.error({ err, url: request.url }, 'response did not match its schema');
+      request.log.error({ err, url: redactReplyTokens(request.url) }, 'response did not match its schema');
       return reply.status(500).send(errorBody('internal_error', '服务器内部错误 / internal error'));
     }
     const status = err.statusCode ?? 500;
@@ -66,7 +106,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       // Fastify's own 4xx (malformed JSON, body too large, unsupported media type): its message says what to fix.
       return reply.status(status).send(errorBody(err.code ?? 'bad_request', `请求无法处理 / ${err.message}`));
     }
-    request.log.error({ err, url: request.url, method: request.method }, 'request failed');
+    request.log.error({ err, url: redactReplyTokens(request.url), method: request.method }, 'request failed');
     return reply
       .status(500)
       .send(errorBody('internal_error', '服务器内部错误，请稍后重试 / internal error, please retry later'));

@@ -255,7 +255,7 @@ export class Stack {
     // The stack is isolated: nothing of the caller's own duban configuration may leak in.
     for (const key of Object.keys(base)) {
       if (
-        /^(DATABASE_URL|LINK_SECRET|PUBLIC_BASE_URL|PORT|HOST|LOG_LEVEL)$|^(TEMPORAL|WORKER|SMTP|DIGEST|QUIET|DISPATCH)_/.test(
+        /^(DATABASE_URL|LINK_SECRET|PUBLIC_BASE_URL|PORT|HOST|LOG_LEVEL)$|^(TEMPORAL|WORKER|SMTP|DIGEST|QUIET|DISPATCH|RATE_LIMIT)_/.test(
           key,
         )
       )

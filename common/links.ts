@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 
 /**
  * Reply links: PUBLIC_BASE_URL/r/<token>. A token is `<payload>.<kid>.<signature>`, payload and
@@ -7,21 +8,27 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * all verify. A bare secret is key "k1".
  */
 
-export type LinkPurpose = 'report' | 'summary' | 'acknowledge';
+export const LINK_PURPOSES = ['report', 'summary', 'acknowledge'] as const;
+export type LinkPurpose = (typeof LINK_PURPOSES)[number];
 
-export interface LinkClaims {
+/**
+ * What a token carries. Strict: a payload with any other key or type is refused even when its signature verifies,
+ * so a signing bug can never hand the reply page a half-formed context.
+ */
+const LinkClaimsSchema = z.strictObject({
   /** cycle year */
-  y: number;
+  y: z.number().int(),
   /** work point number */
-  wp: number;
+  wp: z.number().int().min(1),
   /** unit id */
-  u: string;
-  p: LinkPurpose;
+  u: z.string().min(1),
+  p: z.enum(LINK_PURPOSES),
   /** period id (report links) */
-  per?: string;
+  per: z.string().min(1).optional(),
   /** expiry, epoch seconds */
-  exp: number;
-}
+  exp: z.number(),
+});
+export type LinkClaims = z.infer<typeof LinkClaimsSchema>;
 
 export class LinkError extends Error {
   constructor(
@@ -59,30 +66,48 @@ export function signLink(keys: LinkKeys, claims: LinkClaims): string {
   return `${payload}.${kid}.${b64(sign(secret, `${payload}.${kid}`))}`;
 }
 
+/** Unpadded base64url that decodes and re-encodes to exactly itself: one spelling per byte string. */
+function isCanonicalBase64url(text: string): boolean {
+  return /^[A-Za-z0-9_-]+$/.test(text) && Buffer.from(text, 'base64url').toString('base64url') === text;
+}
+
+/**
+ * Checks a token's form, signature, claims and expiry. Each part must be in canonical form: Node's base64url decoder
+ * skips characters it does not know, ignores padding and the unused low bits of the last character, so several
+ * spellings would otherwise verify as the same link. The signature is compared as the exact string it was issued as.
+ */
 export function verifyLink(keys: LinkKeys, token: string, nowMs: number): LinkClaims {
   const parts = token.split('.');
   if (parts.length !== 3) throw new LinkError('malformed', 'link token is malformed');
   const [payload, kid, signature] = parts as [string, string, string];
+  if (!isCanonicalBase64url(payload)) throw new LinkError('malformed', 'link token payload is not canonical base64url');
   const secret = keys.all.get(kid);
   if (!secret) throw new LinkError('forged', 'link token key is unknown');
-  const expected = sign(secret, `${payload}.${kid}`);
-  const given = Buffer.from(signature, 'base64url');
+  const expected = Buffer.from(b64(sign(secret, `${payload}.${kid}`)));
+  const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new LinkError('forged', 'link token signature does not verify');
   }
-  let claims: LinkClaims;
+  let parsed: unknown;
   try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as LinkClaims;
+    parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
     throw new LinkError('malformed', 'link token payload is not JSON');
   }
-  if (typeof claims.exp !== 'number' || typeof claims.u !== 'string' || typeof claims.wp !== 'number') {
-    throw new LinkError('malformed', 'link token payload is incomplete');
-  }
-  if (claims.exp * 1000 < nowMs) throw new LinkError('expired', 'link token has expired');
-  return claims;
+  const claims = LinkClaimsSchema.safeParse(parsed);
+  if (!claims.success) throw new LinkError('malformed', 'link token payload does not have the claims of a reply link');
+  if (claims.data.exp * 1000 < nowMs) throw new LinkError('expired', 'link token has expired');
+  return claims.data;
 }
 
 export function replyUrl(publicBaseUrl: string, token: string): string {
   return `${publicBaseUrl.replace(/\/+$/, '')}/r/${token}`;
+}
+
+/** The token part of reply links (`/r/<token>`, also `/r/<token>/files/<id>`) anywhere in a text or URL. */
+const REPLY_TOKEN_IN_URL = /\/r\/[^/?#\s"'<>]+/g;
+
+/** The text with every reply-link token replaced, for logs and for readers who must not act as the unit. */
+export function redactReplyTokens(text: string): string {
+  return text.replace(REPLY_TOKEN_IN_URL, '/r/<redacted>');
 }

@@ -57,6 +57,34 @@ const temporal = {
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('duban'),
 };
 
+/** An ISO-8601 duration such as PT15M, parsed to milliseconds. */
+const isoDuration = (fallback: string, minMs: number, example: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((v) => tryParseDuration(v) ?? Number.NaN)
+    .refine((ms) => Number.isFinite(ms) && ms >= minMs, {
+      message: `must be an ISO-8601 duration of at least ${minMs / 1000} s, e.g. '${example}'`,
+    });
+
+const positiveCount = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number ≥ 1' })
+    .int('must be a whole number ≥ 1')
+    .min(1, 'must be a whole number ≥ 1')
+    .default(fallback);
+
+/** Rate limits of the API (api/plugins/rate-limit.ts); nothing else is limited. */
+const rateLimits = {
+  /** Failed sign-ins (wrong token: API bearer, dashboard login or cookie) per client address and window … */
+  RATE_LIMIT_AUTH_FAILURES: positiveCount(10),
+  RATE_LIMIT_AUTH_WINDOW: isoDuration('PT15M', 1000, 'PT15M'),
+  /** … and form submissions per reply link (POST /r/<token>, keyed by the token) and window. */
+  RATE_LIMIT_REPLY_MAX: positiveCount(10),
+  RATE_LIMIT_REPLY_WINDOW: isoDuration('PT1M', 1000, 'PT1M'),
+};
+
 const linkSecret = z.string().min(32, 'must be at least 32 characters (generate one with: openssl rand -hex 32)');
 
 /** Delivery of notices (docs/notifications.md): SMTP, the daily digest, quiet hours, the dispatcher. */
@@ -131,6 +159,7 @@ export const ApiConfigSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** How long a reply POST waits for the workflow's verdict before the page says nothing was confirmed. */
   REPLY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000),
+  ...rateLimits,
 });
 export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 

@@ -158,12 +158,25 @@ export const OUTCOME_LABEL: Record<Outcome, string> = {
   'not-due': '未到期',
 };
 
-/** CSV (RFC 4180, UTF-8 with BOM so Excel opens it as UTF-8): one row per work point × unit × period. */
+/** Text a spreadsheet would read as a formula (OWASP "CSV injection"): =, +, -, @, tab or carriage return first. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV field. Text that a spreadsheet would run as a formula gets a leading `'` (OWASP's advice), so a unit name
+ * or title such as `=HYPERLINK(…)` arrives as the text it is. Numbers are the report's own counts and stay numbers,
+ * negative ones included (the report has none today); only values typed as text are neutralised, so text that merely
+ * looks numeric ("-1") is text and is prefixed too.
+ */
+export function csvField(v: string | number | null): string {
+  const s = v === null ? '' : typeof v === 'number' ? String(v) : FORMULA_START.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * CSV (RFC 4180, UTF-8 with BOM so Excel opens it as UTF-8): one row per work point × unit × period. Text fields are
+ * neutralised against formula injection (csvField).
+ */
 export function annualReportCsv(r: AnnualReport): string {
-  const cell = (v: string | number | null) => {
-    const s = v === null ? '' : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
   const lines = [['年度', '要点', '标题', '评定', '单位', '时段', '报送情况', '督办次数', '通报次数'].join(',')];
   for (const wp of r.workPoints) {
     for (const o of wp.obligations) {
@@ -179,7 +192,7 @@ export function annualReportCsv(r: AnnualReport): string {
           wp.escalations.lead,
           wp.escalations.office,
         ]
-          .map(cell)
+          .map(csvField)
           .join(','),
       );
     }

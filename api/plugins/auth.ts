@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { verifyToken, type Actor } from '../../db/tokens-repo';
-import { DomainError } from '../errors';
+import { DomainError, TooManyRequestsError } from '../errors';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,6 +12,9 @@ declare module 'fastify' {
 
 /** The HttpOnly cookie the dashboard keeps the token in (set it with SameSite=Strict; see the CSRF check below). */
 export const TOKEN_COOKIE = 'duban_token';
+
+/** Set-Cookie value that removes the token cookie. */
+export const CLEAR_TOKEN_COOKIE = `${TOKEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -111,9 +114,18 @@ export default fp(
         if (required) throw unauthorized(reply, 'malformed');
         return;
       }
+      // Guessing tokens: after too many wrong ones from this address, none is even looked at until the window ends.
+      const wait = await app.signInFailures.blockedFor(request);
+      if (wait !== undefined) {
+        if (required) throw new TooManyRequestsError(wait, false);
+        return; // the dashboard shows its login form, whose POST answers 429
+      }
       const actor = await verifyToken(app.db, credential.token);
       if (!actor) {
+        await app.signInFailures.record(request);
         if (required) throw unauthorized(reply, 'invalid');
+        // A stale dashboard cookie (revoked token) would otherwise count again on every page.
+        if (credential.source === 'cookie') reply.header('set-cookie', CLEAR_TOKEN_COOKIE);
         return;
       }
       request.actor = actor;
@@ -138,7 +150,7 @@ export default fp(
       }
     });
   },
-  { name: 'auth', dependencies: ['db'] },
+  { name: 'auth', dependencies: ['db', 'rate-limit'] },
 );
 
 /** Fetch Metadata: every current browser says whether a request comes from another site; other clients send nothing. */

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { cspHeader, DOCS_CSP } from './security-headers';
 
 /** OpenAPI document at /docs/json, generated from the routes' zod schemas; the docs UI at /docs. */
 export default fp(
@@ -44,7 +45,12 @@ export default fp(
       },
       transformObject: jsonSchemaTransformObject,
     });
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { persistAuthorization: true },
+      // Replaces the pages' policy (which allows no script at all) on the docs routes only.
+      staticCSP: cspHeader(DOCS_CSP),
+    });
   },
   { name: 'docs' },
 );

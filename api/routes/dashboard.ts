@@ -12,7 +12,8 @@ import {
   type ReviewState,
   type UnitRef,
 } from '../../workflows/definitions';
-import { TOKEN_COOKIE } from '../plugins/auth';
+import { TooManyRequestsError } from '../errors';
+import { CLEAR_TOKEN_COOKIE, TOKEN_COOKIE } from '../plugins/auth';
 import { html, page, raw, type Raw } from '../views/html';
 
 /**
@@ -121,8 +122,14 @@ export default async function dashboardRoutes(
     async (request, reply) => {
       const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
       const next = safeNext(request.body?.next);
+      // The same failed-sign-in budget per address as bearer tokens on /api (api/plugins/rate-limit.ts).
+      const wait = await app.signInFailures.blockedFor(request);
+      if (wait !== undefined) throw new TooManyRequestsError(wait, true);
       const actor = token ? await verifyToken(app.db, token) : undefined;
-      if (!actor) return send(reply, 401, '登录', loginForm(next, '令牌无效或已吊销，请检查后重试。'));
+      if (!actor) {
+        if (token) await app.signInFailures.record(request);
+        return send(reply, 401, '登录', loginForm(next, '令牌无效或已吊销，请检查后重试。'));
+      }
       const secure = request.protocol === 'https' ? '; Secure' : '';
       return reply
         .header(
@@ -134,9 +141,7 @@ export default async function dashboardRoutes(
   );
 
   app.post('/dashboard/logout', { schema: { hide: true } }, async (_request, reply) =>
-    reply
-      .header('set-cookie', `${TOKEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`)
-      .redirect('/dashboard/login', 303),
+    reply.header('set-cookie', CLEAR_TOKEN_COOKIE).redirect('/dashboard/login', 303),
   );
 
   app.get('/dashboard', { schema: { hide: true } }, async (request, reply) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { maskAddress } from '../../activities/webhook-address';
+import { redactReplyTokens } from '../../common/links';
 import { toShanghaiIso } from '../../domain/schedule';
 import { NOTICE_KINDS } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
@@ -37,8 +38,13 @@ const NotificationSchema = z
     channel: z.string(),
     address: z.string().describe('recipient; webhook URLs are shown without their query (it holds the robot key)'),
     subject: z.string(),
-    body: z.string(),
-    link: z.string().nullable().describe('the reply link the notice carries'),
+    body: z.string().describe('the text sent; for viewer tokens every reply link in it reads /r/<redacted>'),
+    link: z
+      .string()
+      .nullable()
+      .describe(
+        'the reply link the notice carries; admin tokens only — viewers get /r/<redacted> (a live link lets its holder report as the unit)',
+      ),
     dueAt: instant.nullable(),
     scheduledFor: instant.describe('when the workflow raised the notice'),
     deliverAfter: instant.describe('not sent before: the digest slot, or the end of quiet hours'),
@@ -117,13 +123,17 @@ const notifications: FastifyPluginAsyncZod = async (app) => {
         summary: 'The notification log (通知记录): every notice, its channel, digest and delivery state',
         description:
           'Filters combine with AND. Newest first; page with limit and the opaque nextCursor. ' +
-          '`status=failed` lists what never reached its unit, with last_error.',
+          '`status=failed` lists what never reached its unit, with last_error. ' +
+          'Reply links are live credentials of a unit: only admin tokens see them; for viewer tokens the token part ' +
+          'of every reply link (in `link`, `subject` and `body`) reads `/r/<redacted>`.',
         querystring: QuerySchema,
         response: { 200: PageSchema, ...errorResponses },
       },
     },
     async (request) => {
       const q = request.query;
+      // A viewer reads the log but must not be able to act as a unit: reply links work without any account.
+      const shown = request.actor?.role === 'admin' ? (text: string) => text : redactReplyTokens;
       const where: string[] = [];
       const params: unknown[] = [];
       const add = (sql: (p: string) => string, value: unknown) => {
@@ -172,9 +182,9 @@ const notifications: FastifyPluginAsyncZod = async (app) => {
           period: r.period,
           channel: r.channel,
           address: maskAddress(r.channel, r.address),
-          subject: r.subject,
-          body: r.body,
-          link: r.link,
+          subject: shown(r.subject),
+          body: shown(r.body),
+          link: r.link === null ? null : shown(r.link),
           dueAt: r.due_at ? iso(r.due_at) : null,
           scheduledFor: iso(r.scheduled_for),
           deliverAfter: iso(r.deliver_after),

@@ -501,7 +501,8 @@ export default async function replyRoutes(
     },
   );
 
-  app.post<{ Params: { token: string } }>('/r/:token', { schema: { hide: true } }, async (request, reply) => {
+  const postOptions = { schema: { hide: true }, config: { rateLimit: app.replyRateLimit } };
+  app.post<{ Params: { token: string } }>('/r/:token', postOptions, async (request, reply) => {
     const ctx = await withContext(request, reply);
     if (!ctx) return reply;
 

@@ -21,6 +21,9 @@ interface Notification {
   dueAt: string | null;
   deliverAfter: string;
   deliveredAt: string | null;
+  subject: string;
+  body: string;
+  link: string | null;
 }
 interface Page {
   items: Notification[];
@@ -174,4 +177,37 @@ test('is an office route: no token, no list', async () => {
   const app = await ctx.build();
   const res = await app.inject({ method: 'GET', url: '/api/notifications' });
   expect(res.statusCode).toBe(401);
+});
+
+test('admins see the live reply links; viewers get every reply link with its token redacted', async () => {
+  const app = await ctx.build();
+  const as = async (headers: { authorization: string }) => {
+    const res = await app.inject({ method: 'GET', url: '/api/notifications?limit=500', headers });
+    expect(res.statusCode).toBe(200);
+    return { raw: res.body, page: res.json<Page>() };
+  };
+
+  const admin = await as(ctx.admin);
+  const linked = admin.page.items.filter((n) => n.link !== null);
+  expect(linked).toHaveLength(24);
+  const tokens = linked.map((n) => {
+    const m = /^http:\/\/duban\.test\/r\/([A-Za-z0-9_-]+\.k1\.[A-Za-z0-9_-]+)$/.exec(n.link ?? '');
+    expect(m).not.toBeNull();
+    // The text sent carries the same link.
+    expect(n.body).toContain(n.link);
+    return m![1]!;
+  });
+
+  const viewer = await as(ctx.viewer);
+  expect(viewer.page.total).toBe(admin.page.total);
+  for (const n of viewer.page.items) {
+    expect(n.link).toBe('http://duban.test/r/<redacted>');
+    expect(n.body).toContain('http://duban.test/r/<redacted>');
+    expect(`${n.subject}\n${n.body}`).not.toMatch(/\/r\/(?!<redacted>)/);
+  }
+  // Nowhere in the answer, not even in a field not checked above.
+  for (const token of tokens) expect(viewer.raw).not.toContain(token);
+  // The rest of the notice is what the admin sees.
+  const strip = (n: Notification) => ({ ...n, link: undefined, body: undefined });
+  expect(viewer.page.items.map(strip)).toEqual(admin.page.items.map(strip));
 });

@@ -215,6 +215,46 @@ function hostOf(address: string): string {
   return address.slice(0, address.lastIndexOf(':'));
 }
 
+/** One published port as Docker binds it; hostIp undefined means every interface of the host. */
+interface PortBinding {
+  spec: string;
+  hostIp: string | undefined;
+  published: string;
+  target: string;
+}
+
+type PortSpec = NonNullable<Service['ports']>[number];
+
+const scalarText = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+
+/** Short syntax `[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]` (IPv6 hosts in brackets or bare), or long syntax. */
+function portBinding(port: PortSpec): PortBinding {
+  if (typeof port === 'object') {
+    const host = port.host_ip;
+    return {
+      spec: JSON.stringify(port),
+      hostIp: typeof host === 'string' && host !== '' ? host : undefined,
+      published: scalarText(port.published),
+      target: scalarText(port.target),
+    };
+  }
+  const spec = String(port);
+  const withoutProto = spec.replace(/\/(tcp|udp|sctp)$/, '');
+  const last = withoutProto.lastIndexOf(':');
+  const target = withoutProto.slice(last + 1);
+  const rest = last < 0 ? '' : withoutProto.slice(0, last);
+  const middle = rest.lastIndexOf(':');
+  const published = middle < 0 ? rest : rest.slice(middle + 1);
+  const host = middle < 0 ? '' : rest.slice(0, middle).replace(/^\[(.*)\]$/, '$1');
+  return { spec, hostIp: host === '' ? undefined : host, published, target };
+}
+
+const portBindings = (svc: Service | undefined): PortBinding[] => (svc?.ports ?? []).map(portBinding);
+
+/** Reachable only from the host itself. No host IP, 0.0.0.0 or :: means every interface. */
+const isLoopback = (b: PortBinding): boolean =>
+  b.hostIp !== undefined && (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(b.hostIp) || b.hostIp === '::1');
+
 /** Local bind-mount sources (./…) of a service's volumes. */
 function localMounts(service: Service | undefined): Array<{ source: string; target: string }> {
   return (service?.volumes ?? []).flatMap((v) => {
@@ -431,6 +471,81 @@ describe('docker-compose.yml', () => {
       })
       .map((r) => `${r.name}: compose ${r.argument} vs .env.example ${envExample.entries.get(r.name)?.value ?? ''}`);
     expect([...new Set(mismatches)]).toEqual([]);
+  });
+});
+
+describe('docker-compose.yml: closed doors', () => {
+  it('classifies port mappings the way Docker binds them (the checks below rely on it)', () => {
+    const loopback = (port: PortSpec) => isLoopback(portBinding(port));
+    for (const open of [
+      '8233:8080',
+      '8080',
+      8080,
+      '0.0.0.0:8233:8080',
+      '[::]:8233:8080',
+      '192.168.1.5:8233:8080',
+      '8233:8080/tcp',
+      { target: 8080, published: 8233 },
+      { target: 8080, published: '8233', host_ip: '0.0.0.0' },
+    ]) {
+      expect({ open, loopback: loopback(open) }).toEqual({ open, loopback: false });
+    }
+    for (const closed of [
+      '127.0.0.1:8233:8080',
+      '127.0.0.1::8080',
+      '[::1]:8233:8080',
+      '127.0.0.1:8233:8080/tcp',
+      { target: 8080, published: '8233', host_ip: '127.0.0.1' },
+    ]) {
+      expect({ closed, loopback: loopback(closed) }).toEqual({ closed, loopback: true });
+    }
+    expect(portBinding('127.0.0.1:8233:8080')).toMatchObject({
+      hostIp: '127.0.0.1',
+      published: '8233',
+      target: '8080',
+    });
+  });
+
+  it('never publishes the Temporal frontend, and publishes the Temporal UI on 127.0.0.1 only', () => {
+    expect(portBindings(service(SERVICE.temporal))).toEqual([]);
+    const ui = portBindings(service(SERVICE.ui));
+    expect(ui.map((b) => b.target)).toEqual(['8080']);
+    expect(ui.filter((b) => !isLoopback(b))).toEqual([]);
+    expect(ui[0]?.published).toBe(envExample.entries.get('TEMPORAL_UI_PORT')?.value);
+    // Loopback by the file itself, not by a variable a .env could change.
+    for (const port of raw.services[SERVICE.ui]?.ports ?? []) expect(portBinding(port).spec).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  it('runs the Temporal UI read-only: write actions disabled in the UI server, every action switch off', () => {
+    const env = environmentOf(service(SERVICE.ui));
+    const rawEnv = environmentOf(raw.services[SERVICE.ui]);
+    // The UI server answers every non-GET API call with 405 when this is true.
+    expect(env.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
+    expect(rawEnv.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
+    for (const action of [
+      'WORKFLOW_TERMINATE',
+      'WORKFLOW_CANCEL',
+      'WORKFLOW_SIGNAL',
+      'WORKFLOW_UPDATE',
+      'WORKFLOW_RESET',
+      'BATCH_ACTIONS',
+      'START_WORKFLOW',
+      'ACTIVITY_COMMANDS',
+    ]) {
+      expect({ action, disabled: rawEnv[`TEMPORAL_${action}_DISABLED`] }).toEqual({ action, disabled: 'true' });
+    }
+  });
+
+  it('publishes nothing but the API beyond the host itself, and PostgreSQL not at all', () => {
+    expect(portBindings(service(SERVICE.db))).toEqual([]);
+    const exposed = Object.entries(compose.services)
+      .filter(([name]) => name !== SERVICE.api)
+      .flatMap(([name, svc]) => portBindings(svc).map((b) => ({ service: name, ...b })))
+      .filter((b) => !isLoopback(b));
+    expect(exposed).toEqual([]);
+    // Host networking would bypass every mapping above.
+    const hostNetworked = Object.entries(compose.services).filter(([, svc]) => svc.network_mode === 'host');
+    expect(hostNetworked.map(([name]) => name)).toEqual([]);
   });
 });
 
