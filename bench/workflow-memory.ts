@@ -8,7 +8,7 @@ import { killAllChildrenSync, spawnChild, stopChild, type ManagedChild } from '.
 import { spawnTemporalDevServer, waitForDevServer } from '../launcher/temporal-dev-server';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
 import type { WorkPointInput } from '../workflows/definitions';
-import { freePort } from './stack';
+import { freePort } from '../launcher/ports';
 import { procSample, runPool, until } from './measure';
 
 /**

@@ -1,9 +1,9 @@
 import { renameSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { Client } from 'pg';
 import { migrate } from '../db/migrate';
+import { freePort } from './ports';
 
 /**
  * Earlier versions of `npm start` kept their data in an in-process PGlite (DATA_DIR/pg). PGlite served one
@@ -25,18 +25,6 @@ export interface ImportResult {
 }
 
 const BATCH = 200;
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 

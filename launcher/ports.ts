@@ -56,3 +56,16 @@ export async function assertPortsFree(claims: PortClaim[]): Promise<void> {
     throw new PortBusyError(`port ${claim.port} on ${claim.host} cannot be bound (${code}): ${fix}`);
   }
 }
+
+/** A port nobody listens on right now (bound to 0 and released; a tiny race remains, as for any test). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

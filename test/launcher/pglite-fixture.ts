@@ -6,7 +6,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { Client } from 'pg';
 import { migrate } from '../../db/migrate';
-import { freePort, importPglite } from '../../launcher/pglite-import';
+import { importPglite } from '../../launcher/pglite-import';
+import { freePort } from '../../launcher/ports';
 import { seedDemo } from '../../launcher/seed';
 
 export const TABLES_SQL = `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'pgmigrations' ORDER BY 1`;
