@@ -169,7 +169,7 @@ test('a department opens the link from its assignment mail, submits a report wit
   const receiptText = await page.textContent('body');
   expect(receiptText).toContain('已收到');
   const receipt = await page.textContent('.receipt');
-  expect(receipt).toMatch(/^2023-05-[0-9A-F]{8}$/);
+  expect(receipt).toMatch(/^2023-05-[0-9A-F]{10}$/);
   await page.screenshot({ path: path.join(ARTIFACTS, 'reply-receipt.png'), fullPage: true });
 
   const town = DEMO_UNIT_DIRECTORY.units.find((u) => u.name === '中川镇')!.id;
