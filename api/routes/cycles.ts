@@ -23,15 +23,19 @@ import {
   type WorkPointStatus,
 } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
+import { NoQuery, strictObject } from '../schemas/input';
 import { directoryIncomplete } from './plans';
 
-const StartBodySchema = z.object({
+const StartBodySchema = strictObject({
   year: z.number().int().min(2000).max(2100).describe('the cycle year'),
   planId: z.number().int().positive().optional().describe('defaults to the latest plan imported for the year'),
   options: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe('cycle options (periods, due dates, reminder and escalation offsets, review dates); see README'),
+    .describe(
+      'cycle options (periods, due dates, reminder and escalation offsets, review dates; see README); ' +
+        'an unknown option, at any level, is refused with 422 invalid_options',
+    ),
 });
 
 const CycleRefSchema = z.object({
@@ -202,6 +206,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         description:
           '202 with the workflow IDs once started. The same year again answers 409 with the existing run. ' +
           'A directory that cannot resolve every unit answers 422 listing what to add.',
+        querystring: NoQuery,
         body: StartBodySchema,
         response: {
           ...errorResponses,
@@ -321,6 +326,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
       schema: {
         tags: ['cycles'],
         summary: 'List the cycles started',
+        querystring: NoQuery,
         response: { 200: z.array(CycleSummarySchema), ...errorResponses },
       },
     },
@@ -369,6 +375,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
           '`escalation` is the highest rung reached by a unit that has not reported: none, overdue (催办), ' +
           'lead (督办) or office (通报).',
         params: YearParams,
+        querystring: NoQuery,
         response: {
           200: z.object({
             year: z.number().int(),
@@ -466,7 +473,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
           '3 s deadline) and answers 503 when Temporal or the worker cannot answer; submission details then ' +
           'still come from the projection, which the query does not carry.',
         params: WorkPointParams,
-        querystring: z.object({
+        querystring: strictObject({
           live: z
             .enum(['true', 'false', '1', '0'])
             .optional()

@@ -4,11 +4,12 @@ import { maskAddress } from '../../activities/webhook-address';
 import { toShanghaiIso } from '../../domain/schedule';
 import { NOTICE_KINDS } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
+import { strictObject } from '../schemas/input';
 
 const STATUSES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
 const CHANNELS = ['email', 'webhook', 'log'] as const;
 
-const QuerySchema = z.object({
+const QuerySchema = strictObject({
   unit: z.string().trim().min(1).optional().describe('unit id (单位), e.g. jingfa-ju'),
   kind: z.enum(NOTICE_KINDS).optional().describe('notice kind, e.g. reminder, overdue, escalation-office'),
   status: z

@@ -12,11 +12,12 @@ import { toShanghaiIso } from '../../domain/schedule';
 import { loadReportInput } from '../../db/report-repo';
 import { savePlan } from '../../db/plans-repo';
 import { DomainError, errorResponses } from '../errors';
+import { NoQuery, strictObject } from '../schemas/input';
 import { html, page, raw } from '../views/html';
 
 const FORMATS = ['json', 'csv', 'xlsx', 'html'] as const;
 
-const ReportQuery = z.object({
+const ReportQuery = strictObject({
   format: z.enum(FORMATS).default('json').describe('json, csv, xlsx (Excel) or printable html'),
   asOf: z.iso.datetime({ offset: true }).optional().describe('assemble the report as of this instant (default now)'),
 });
@@ -285,7 +286,8 @@ const reports: FastifyPluginAsyncZod = async (app) => {
         summary: "Import a cycle's items not completed (carry-over candidates) as a plan for another year",
         description:
           'Each work point keeps a link back to its origin (year, number, workflow ID, rating). 422 when there is nothing to carry over.',
-        body: z.object({
+        querystring: NoQuery,
+        body: strictObject({
           fromYear: z.number().int().min(2000).max(2100),
           toYear: z.number().int().min(2000).max(2100),
           numbers: z

@@ -170,6 +170,16 @@ test('refuses a forged cursor and out-of-range or unknown filters with 400 and a
   expect(max.limit).toBe(500);
 });
 
+test('an unknown filter is 422 naming it, not the unfiltered list', async () => {
+  const res = await get('?units=jingfa-ju');
+  expect(res.statusCode).toBe(422);
+  expect(res.json<{ error: { code: string; message: string } }>().error).toEqual({
+    code: 'unknown_field',
+    message: expect.stringContaining('未知字段 "units"（是否应为 "unit"？）'),
+    details: [expect.objectContaining({ where: 'querystring', unknown: ['units'] })],
+  });
+});
+
 test('is an office route: no token, no list', async () => {
   const app = await ctx.build();
   const res = await app.inject({ method: 'GET', url: '/api/notifications' });

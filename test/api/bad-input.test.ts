@@ -1,0 +1,93 @@
+/**
+ * Bad input to the office side — the API and the dashboard — is a 4xx that says what to fix: never a 500,
+ * never a silent guess. Unknown fields are tested next to each route as well (actions, cycles, plans, units,
+ * notifications); the routes without a test file of their own (audit, reports, dashboard) are here.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { parsePlan } from '../../domain/plan-parser';
+import { savePlan } from '../../db/plans-repo';
+import { SEED_PLAN_PATH } from '../../launcher/seed';
+import { useApiTestContext } from '../helpers/app';
+
+const ctx = useApiTestContext();
+const YEAR = 2023;
+
+let app: FastifyInstance;
+
+interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+beforeAll(async () => {
+  const text = readFileSync(SEED_PLAN_PATH, 'utf8');
+  const parsed = parsePlan(text);
+  const { id } = await savePlan(ctx.db.pool, { ...parsed.plan!, year: YEAR }, text, parsed.warnings);
+  // A cycle row without workflows: enough for the dashboard page and the annual report (every point unrated).
+  await ctx.db.pool.query(`INSERT INTO cycles (year, plan_id, workflow_id) VALUES ($1, $2, 'cycle-2023')`, [YEAR, id]);
+});
+
+beforeEach(async () => {
+  app = await ctx.build();
+});
+
+const get = (url: string, headers: Record<string, string> = ctx.admin) => app.inject({ method: 'GET', url, headers });
+const carry = (payload: object) =>
+  app.inject({ method: 'POST', url: '/api/plans/carry-over', headers: ctx.admin, payload });
+
+describe('unknown fields of the routes without a test file of their own', () => {
+  test('GET /api/audit?actr= is 422 naming it and suggesting actor, not an unfiltered list', async () => {
+    const res = await get('/api/audit?actr=test-admin');
+    expect(res.statusCode).toBe(422);
+    expect(res.json<ErrorBody>().error).toMatchObject({
+      code: 'unknown_field',
+      message: expect.stringContaining('未知字段 "actr"（是否应为 "actor"？）'),
+      details: [{ where: 'querystring', unknown: ['actr'] }],
+    });
+  });
+
+  test('GET /api/cycles/:year/report?fromat=csv is 422, not the JSON report', async () => {
+    const res = await get(`/api/cycles/${YEAR}/report?fromat=csv`);
+    expect(res.statusCode).toBe(422);
+    expect(res.json<ErrorBody>().error.message).toContain('unknown field "fromat" (did you mean "format"?)');
+  });
+
+  test('POST /api/plans/carry-over with number for numbers is 422, not a carry-over of every candidate', async () => {
+    const plansBefore = (await ctx.db.pool.query('SELECT id FROM plans')).rowCount;
+    const typo = await carry({ fromYear: YEAR, toYear: YEAR + 1, number: [3] });
+    expect(typo.statusCode).toBe(422);
+    expect(typo.json<ErrorBody>().error.message).toContain('"number"（是否应为 "numbers"？）');
+    expect((await ctx.db.pool.query('SELECT id FROM plans')).rowCount).toBe(plansBefore);
+  });
+});
+
+describe('other malformed requests', () => {
+  test('a query parameter given twice is 400 naming it', async () => {
+    const res = await get(`/api/cycles/${YEAR}/work-points/1?live=true&live=false`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorBody>().error.message).toContain('querystring/live');
+  });
+
+  test('an empty JSON body, a wrong content type, a non-UTF-8 body and huge numbers are 4xx in the error shape', async () => {
+    const post = (payload: string | Buffer, contentType = 'application/json') =>
+      app.inject({
+        method: 'POST',
+        url: '/api/cycles',
+        headers: { ...ctx.admin, 'content-type': contentType },
+        payload,
+      });
+    const answers = [
+      [await post(''), 400],
+      [await post('year=2023', 'application/x-www-form-urlencoded'), 415],
+      [await post('{"year":2023}', 'text/xml'), 415],
+      [await post(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])), 422],
+      [await post('{"year":1e400}'), 400],
+      [await post('{"year":2023,"planId":1e300}'), 400],
+    ] as const;
+    for (const [res, status] of answers) {
+      expect(res.statusCode).toBe(status);
+      expect(Object.keys(res.json<ErrorBody>())).toEqual(['error']);
+      expect(res.json<ErrorBody>().error.message).toEqual(expect.any(String));
+    }
+  });
+});
