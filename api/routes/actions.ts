@@ -35,7 +35,7 @@ import {
   type WorkPointStatus,
 } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
-import { NoQuery, strictObject } from '../schemas/input';
+import { NoQuery, strictObject, WorkPointParam, YearParam } from '../schemas/input';
 
 /**
  * The office's actions on a running cycle (admin tokens only; api/plugins/auth.ts refuses viewers):
@@ -77,10 +77,7 @@ export type ActionName = (typeof ACTIONS)[number];
 
 // ─── Schemas ─────────────────────────────────────────────────────────────────────────────────────
 
-const WorkPointParams = z.object({
-  year: z.coerce.number().int().min(2000).max(2100),
-  n: z.coerce.number().int().min(1).max(999).describe('work point number (第N条)'),
-});
+const WorkPointParams = z.object({ year: YearParam, n: WorkPointParam });
 const YearParams = WorkPointParams.pick({ year: true });
 
 const IdempotencyHeaders = z.looseObject({

@@ -23,7 +23,7 @@ import {
   type WorkPointStatus,
 } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
-import { NoQuery, strictObject } from '../schemas/input';
+import { NoQuery, strictObject, WorkPointParam, YearParam } from '../schemas/input';
 import { directoryIncomplete } from './plans';
 
 const StartBodySchema = strictObject({
@@ -58,10 +58,8 @@ const CycleSummarySchema = z.object({
   lights: z.object({ green: z.number().int(), yellow: z.number().int(), red: z.number().int() }),
 });
 
-const YearParams = z.object({ year: z.coerce.number().int().min(2000).max(2100) });
-const WorkPointParams = YearParams.extend({
-  n: z.coerce.number().int().min(1).max(999).describe('work point number (第N条)'),
-});
+const YearParams = z.object({ year: YearParam });
+const WorkPointParams = YearParams.extend({ n: WorkPointParam });
 
 /** How long `?live=true` waits for the workflow's status query before answering 503. */
 const LIVE_QUERY_DEADLINE_MS = 3_000;

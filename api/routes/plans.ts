@@ -96,7 +96,12 @@ const AssigneesSchema = z.object({
   ),
 });
 
-const IdParams = z.object({ id: z.coerce.number().int().positive() });
+const IdParams = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,14}$/, { error: '计划编号应为正整数 / expected a plan id, a positive whole number' })
+    .transform(Number),
+});
 
 /** The stored unit directory cannot be used at all (e.g. it is empty): say so and how to fix it, not a 500. */
 export function directoryIncomplete(err: ZodError): DomainError {

@@ -12,7 +12,7 @@ import { toShanghaiIso } from '../../domain/schedule';
 import { loadReportInput } from '../../db/report-repo';
 import { savePlan } from '../../db/plans-repo';
 import { DomainError, errorResponses } from '../errors';
-import { NoQuery, strictObject } from '../schemas/input';
+import { MAX_WORK_POINT, NoQuery, strictObject, YearParam } from '../schemas/input';
 import { html, page, raw } from '../views/html';
 
 const FORMATS = ['json', 'csv', 'xlsx', 'html'] as const;
@@ -245,7 +245,7 @@ const reports: FastifyPluginAsyncZod = async (app) => {
           'The annual report (年度报告): outcomes, ratings, on-time rates and ranking, escalations, carry-over candidates',
         description:
           'format=json (default), csv (UTF-8 with BOM), xlsx (Excel) or html (printable, with SVG charts). Before the year-end rating it is provisional.',
-        params: z.object({ year: z.coerce.number().int().min(2000).max(2100) }),
+        params: z.object({ year: YearParam }),
         querystring: ReportQuery,
         produces: [
           'application/json',
@@ -291,7 +291,7 @@ const reports: FastifyPluginAsyncZod = async (app) => {
           fromYear: z.number().int().min(2000).max(2100),
           toYear: z.number().int().min(2000).max(2100),
           numbers: z
-            .array(z.number().int().positive())
+            .array(z.number().int().positive().max(MAX_WORK_POINT))
             .optional()
             .describe('only these work points (default: every candidate)'),
         }),

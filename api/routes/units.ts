@@ -12,7 +12,7 @@ import {
 } from '../../domain/units';
 import { importDirectory, listUnits, setGroupSelection } from '../../db/units-repo';
 import { DomainError, errorResponses } from '../errors';
-import { NoQuery, strictObject } from '../schemas/input';
+import { MAX_WORK_POINT, NoQuery, strictObject } from '../schemas/input';
 
 const StoredUnitSchema = z.object({
   id: z.string(),
@@ -39,7 +39,9 @@ const ImportBodySchema = z.union([
 ]);
 
 const GroupSelectionBodySchema = strictObject({
-  workPoint: z.union([z.number().int().positive(), z.literal('default')]).describe('work point number, or "default"'),
+  workPoint: z
+    .union([z.number().int().positive().max(MAX_WORK_POINT), z.literal('default')])
+    .describe('work point number, or "default"'),
   unitIds: z.array(z.string().min(1)).describe('the units the office chooses for this group and work point'),
 });
 

@@ -74,3 +74,26 @@ export function strictObject<T extends z.ZodRawShape>(shape: T) {
 
 /** The query string of a route that takes no parameters: any parameter is refused, e.g. ?dryRun=true on an action. */
 export const NoQuery = strictObject({});
+
+/** Digits only, so that "2023.0", "0x7e7" or " 2023" are refused rather than read as 2023. */
+const wholeNumber = (what: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, { error: `${what}应为 ${min}–${max} 之间的整数 / expected a whole number ${min}–${max}` })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { error: `${what}应为 ${min}–${max} 之间的整数 / expected a whole number ${min}–${max}` })
+        .max(max, { error: `${what}应为 ${min}–${max} 之间的整数 / expected a whole number ${min}–${max}` }),
+    );
+
+export const MIN_YEAR = 2000;
+export const MAX_YEAR = 2100;
+export const MAX_WORK_POINT = 999;
+
+/** A cycle year in a path, e.g. /api/cycles/2023. */
+export const YearParam = wholeNumber('年度', MIN_YEAR, MAX_YEAR).describe('the cycle year, e.g. 2023');
+/** A work point number (第N条) in a path. */
+export const WorkPointParam = wholeNumber('要点编号', 1, MAX_WORK_POINT).describe('work point number (第N条)');

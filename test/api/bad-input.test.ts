@@ -91,3 +91,24 @@ describe('other malformed requests', () => {
     }
   });
 });
+
+describe('path numbers in the API', () => {
+  test.each([
+    ['/api/cycles/abc', 'params/year'],
+    ['/api/cycles/99999999999', 'params/year'],
+    ['/api/cycles/2023.0', 'params/year'],
+    ['/api/cycles/0x7e7', 'params/year'],
+    ['/api/cycles/2023/work-points/0', 'params/n'],
+    ['/api/cycles/2023/work-points/x', 'params/n'],
+    ['/api/cycles/2023/work-points/1e3', 'params/n'],
+    ['/api/cycles/-1/report', 'params/year'],
+    ['/api/plans/1.5', 'params/id'],
+  ])('API %s is 400 naming %s', async (url, where) => {
+    const res = await get(url);
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorBody>().error).toMatchObject({
+      code: 'validation_failed',
+      message: expect.stringContaining(where),
+    });
+  });
+});

@@ -254,7 +254,14 @@ describe('starting the cycle', () => {
     const missing = await app.inject({ method: 'GET', url: '/api/cycles/2024', headers: ctx.viewer });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('cycle_not_found');
-    expect((await app.inject({ method: 'GET', url: '/api/cycles/abc', headers: ctx.viewer })).statusCode).toBe(400);
+    for (const url of [
+      '/api/cycles/abc',
+      '/api/cycles/99999999999',
+      '/api/cycles/2023.0',
+      `/api/cycles/${YEAR}/work-points/0`,
+    ]) {
+      expect((await app.inject({ method: 'GET', url, headers: ctx.viewer })).statusCode).toBe(400);
+    }
     const unknown = await app.inject({
       method: 'GET',
       url: `/api/cycles/${YEAR}/work-points/1?lvie=true`,

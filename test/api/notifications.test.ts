@@ -168,6 +168,8 @@ test('refuses a forged cursor and out-of-range or unknown filters with 400 and a
   }
   const max = (await get('?limit=500')).json<Page>();
   expect(max.limit).toBe(500);
+  // Past PostgreSQL's integer: a 400, not a database error.
+  expect((await get('?workPoint=99999999999')).statusCode).toBe(400);
 });
 
 test('an unknown filter is 422 naming it, not the unfiltered list', async () => {

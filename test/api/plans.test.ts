@@ -235,7 +235,7 @@ describe('GET /api/plans and /api/plans/:id', () => {
     const missing = await app.inject({ method: 'GET', url: '/api/plans/999999', headers: ctx.viewer });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('plan_not_found');
-    for (const bad of ['abc', '0', '-1', '1.5']) {
+    for (const bad of ['abc', '0', '-1', '1.5', '1e3', '0x10']) {
       const res = await app.inject({ method: 'GET', url: `/api/plans/${bad}`, headers: ctx.viewer });
       expect(res.statusCode).toBe(400);
       expect(res.json().error.code).toBe('validation_failed');

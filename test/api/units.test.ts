@@ -272,6 +272,14 @@ describe('PUT /api/units/groups/:name', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('validation_failed');
+    // Past PostgreSQL's integer: a 400, not a database error.
+    const huge = await app.inject({
+      method: 'PUT',
+      url: groupUrl('园区相关部门'),
+      headers: ctx.admin,
+      payload: { workPoint: 99_999_999_999, unitIds: [] },
+    });
+    expect(huge.statusCode).toBe(400);
   });
 
   test('an unknown field (unitId for unitIds) is 422 naming it, and the selection is unchanged', async () => {
