@@ -293,7 +293,7 @@ const reports: FastifyPluginAsyncZod = async (app) => {
           numbers: z
             .array(z.number().int().positive().max(MAX_WORK_POINT))
             .optional()
-            .describe('only these work points (default: every candidate)'),
+            .describe('only these work points (default: every candidate); one that is not a candidate is a 422'),
         }),
         response: {
           201: z.object({ id: z.number().int(), created: z.boolean(), workPoints: z.number().int() }),
@@ -307,6 +307,18 @@ const reports: FastifyPluginAsyncZod = async (app) => {
       if (toYear <= fromYear)
         throw new DomainError(422, 'bad_years', `结转目标年度（${toYear}）应晚于来源年度（${fromYear}）`);
       const report = await load(fromYear);
+      const candidates = new Set(report.carryOver.map((c) => c.origin.number));
+      const notCandidates = [...new Set(numbers ?? [])].filter((n) => !candidates.has(n));
+      if (notCandidates.length > 0) {
+        // Dropping them silently would import a different plan than the one asked for.
+        throw new DomainError(
+          422,
+          'not_carry_over_candidates',
+          `第${notCandidates.join('、')}条不是 ${fromYear} 年度的结转候选（可结转：${[...candidates].join('、') || '无'}） / ` +
+            `work point(s) ${notCandidates.join(', ')} of ${fromYear} cannot be carried over`,
+          { notCandidates, candidates: [...candidates] },
+        );
+      }
       const items = report.carryOver.filter((c) => !numbers || numbers.includes(c.origin.number));
       if (items.length === 0) throw new DomainError(422, 'nothing_to_carry', `${fromYear} 年度没有可结转的未完成事项`);
       const plan = {

@@ -112,3 +112,18 @@ describe('path numbers in the API', () => {
     });
   });
 });
+
+describe('carry-over numbers', () => {
+  test('a work point that is not a carry-over candidate is 422 naming it, and nothing is imported', async () => {
+    const plansBefore = (await ctx.db.pool.query('SELECT id FROM plans')).rowCount;
+    // Dropping 300 silently would import a plan with item 3 only.
+    const missing = await carry({ fromYear: YEAR, toYear: YEAR + 1, numbers: [3, 300] });
+    expect(missing.statusCode).toBe(422);
+    expect(missing.json<ErrorBody>().error).toMatchObject({
+      code: 'not_carry_over_candidates',
+      message: expect.stringContaining('第300条不是 2023 年度的结转候选'),
+    });
+    expect((await carry({ fromYear: YEAR, toYear: YEAR + 1, numbers: [99_999_999_999] })).statusCode).toBe(400);
+    expect((await ctx.db.pool.query('SELECT id FROM plans')).rowCount).toBe(plansBefore);
+  });
+});
