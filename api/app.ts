@@ -3,7 +3,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config';
-import { installErrorHandler } from './errors';
+import { frameworkErrors, installErrorHandler } from './errors';
 import dbPlugin from './plugins/db';
 import temporalPlugin from './plugins/temporal';
 import docsPlugin from './plugins/docs';
@@ -36,6 +36,8 @@ export async function buildApp(
     bodyLimit: 2 * 1024 * 1024,
     // Reply-link tokens (/r/<token>) are longer than Fastify's default 100-character parameter limit.
     routerOptions: { maxParamLength: 512 },
+    // A URL with broken %-encoding is refused before routing; answer it in the error shape too.
+    frameworkErrors,
     ...fastifyOptions,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

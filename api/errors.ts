@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { MAX_NAMED_KEYS, shown } from './schemas/input';
 
@@ -95,6 +95,17 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send(errorBody('not_found', `没有这个地址 / no route ${request.method} ${request.url}`));
   });
+}
+
+/** Fastify's errors before routing (a URL whose %-encoding is broken), in the same shape as every other error. */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode ?? 400;
+  if (status >= 500) request.log.error({ err, url: request.url }, 'request failed before routing');
+  const message =
+    err.code === 'FST_ERR_BAD_URL'
+      ? `请求地址中的 % 编码无效：请检查地址 / ${err.message}`
+      : `请求无法处理 / ${status >= 500 ? 'internal error' : err.message}`;
+  void reply.status(status).send(errorBody(err.code ?? 'bad_request', message));
 }
 
 function unknownKeys(params: Record<string, unknown>): string[] {

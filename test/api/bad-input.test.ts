@@ -127,3 +127,16 @@ describe('carry-over numbers', () => {
     expect((await ctx.db.pool.query('SELECT id FROM plans')).rowCount).toBe(plansBefore);
   });
 });
+
+describe('broken URLs', () => {
+  test('a URL whose %-encoding is broken is a 400 in the error shape', async () => {
+    for (const url of ['/api/cycles/%ff', '/dashboard/cycles/%zz']) {
+      const res = await get(url);
+      expect(res.statusCode).toBe(400);
+      expect(res.json<ErrorBody>().error).toEqual({
+        code: 'FST_ERR_BAD_URL',
+        message: expect.stringContaining('% 编码无效'),
+      });
+    }
+  });
+});
