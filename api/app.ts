@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config';
 import { frameworkErrors, installErrorHandler } from './errors';
+import { installJsonParser } from './input-limits';
 import dbPlugin from './plugins/db';
 import temporalPlugin from './plugins/temporal';
 import docsPlugin from './plugins/docs';
@@ -43,6 +44,7 @@ export async function buildApp(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  installJsonParser(app);
 
   await app.register(docsPlugin);
   await app.register(dbPlugin, { databaseUrl: config.DATABASE_URL, pool: deps.pool });

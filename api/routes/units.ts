@@ -12,6 +12,7 @@ import {
 } from '../../domain/units';
 import { importDirectory, listUnits, setGroupSelection } from '../../db/units-repo';
 import { DomainError, errorResponses } from '../errors';
+import { tooDeep, yamlNestingExceeds } from '../input-limits';
 import { MAX_WORK_POINT, NoQuery, strictObject } from '../schemas/input';
 
 const StoredUnitSchema = z.object({
@@ -45,9 +46,13 @@ const GroupSelectionBodySchema = strictObject({
   unitIds: z.array(z.string().min(1)).describe('the units the office chooses for this group and work point'),
 });
 
+/** A directory needs few aliases if any; the limit stops an alias bomb (billion laughs) before it expands. */
+const MAX_YAML_ALIASES = 50;
+
 function parseDirectoryText(text: string): unknown {
+  if (yamlNestingExceeds(text)) throw tooDeep('YAML');
   try {
-    return YAML.parse(text) as unknown;
+    return YAML.parse(text, { maxAliasCount: MAX_YAML_ALIASES }) as unknown;
   } catch (err) {
     throw new DomainError(
       400,

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { MAX_NESTING } from '../../api/input-limits';
 import { parsePlan } from '../../domain/plan-parser';
 import { savePlan } from '../../db/plans-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
@@ -138,5 +139,80 @@ describe('broken URLs', () => {
         message: expect.stringContaining('% 编码无效'),
       });
     }
+  });
+});
+
+describe('deeply nested bodies', () => {
+  const deepArrays = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const deepObjects = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+
+  test.each([
+    ['POST', '/api/cycles', deepArrays(100_000)],
+    ['POST', '/api/cycles', deepObjects(100_000)],
+    ['POST', '/api/cycles', `{"year":2023,"options":${deepObjects(100_000)}}`],
+    ['PUT', '/api/units', `{"units":${deepArrays(100_000)}}`],
+    ['POST', '/api/plans', `{"plan":${deepObjects(MAX_NESTING)}}`],
+    ['POST', `/api/cycles/${YEAR}/actions`, deepArrays(MAX_NESTING + 1)],
+  ] as const)('%s %s with JSON nested too deep is 400 body_too_deep, not a 500', async (method, url, payload) => {
+    const res = await app.inject({
+      method,
+      url,
+      headers: { ...ctx.admin, 'content-type': 'application/json' },
+      payload,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorBody>().error).toEqual({
+      code: 'body_too_deep',
+      message: expect.stringContaining(`嵌套超过 ${MAX_NESTING} 层`),
+    });
+  });
+
+  test('nesting up to the limit, and brackets inside strings, are read as usual', async () => {
+    const atLimit = await app.inject({
+      method: 'POST',
+      url: '/api/cycles',
+      headers: { ...ctx.admin, 'content-type': 'application/json' },
+      payload: `{"year":"${'['.repeat(1000)}","planId":${deepArrays(MAX_NESTING - 1)}}`,
+    });
+    expect(atLimit.statusCode).toBe(400);
+    expect(atLimit.json<ErrorBody>().error.code).toBe('validation_failed');
+  });
+
+  test.each([
+    ['a block sequence', '- '.repeat(100_000) + 'x'],
+    ['flow sequences', '['.repeat(100_000) + ']'.repeat(100_000)],
+    ['nested maps', Array.from({ length: 1_000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1'],
+  ])('YAML with %s nested too deep is 400 body_too_deep, and the server keeps answering', async (_what, yaml) => {
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/api/units',
+      headers: { ...ctx.admin, 'content-type': 'application/yaml' },
+      payload: yaml,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorBody>().error).toEqual({
+      code: 'body_too_deep',
+      message: expect.stringContaining('YAML'),
+    });
+    expect((await get('/api/units')).statusCode).toBe(200);
+  });
+
+  test('a YAML alias bomb (billion laughs) is 400 directory_unreadable before it expands', async () => {
+    const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 10; i++) {
+      const [name, prev] = [String.fromCharCode(97 + i), String.fromCharCode(96 + i)];
+      lines.push(`${name}: &${name} [${Array<string>(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/api/units',
+      headers: { ...ctx.admin, 'content-type': 'application/yaml' },
+      payload: lines.join('\n'),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorBody>().error).toEqual({
+      code: 'directory_unreadable',
+      message: expect.stringContaining('alias'),
+    });
   });
 });
