@@ -216,3 +216,93 @@ describe('deeply nested bodies', () => {
     });
   });
 });
+
+/** The text of a dashboard page's error list, tags stripped. */
+const problems = (body: string) => (/<ul>([\s\S]*?)<\/ul>/.exec(body)?.[1] ?? '').replace(/<[^>]+>/g, ' ').trim();
+
+describe('dashboard year', () => {
+  test.each(['abc', '99999999999', '2023.5', '1e400', '-1', '0x7e7'])(
+    'dashboard /dashboard/cycles/%s is a 400 page in Chinese naming the year, not a 500',
+    async (year) => {
+      const res = await get(`/dashboard/cycles/${year}`);
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toContain('text/html');
+      expect(problems(res.body)).toContain(`年度 “${year}” 无效：年度应为 2000–2100 之间的整数`);
+    },
+  );
+});
+
+describe('dashboard ?asOf=', () => {
+  test('a valid date or instant shows the cycle as of then, also far outside the working-day calendar', async () => {
+    const date = await get(`/dashboard/cycles/${YEAR}?asOf=2023-07-15`);
+    expect(date.statusCode).toBe(200);
+    expect(date.body).toContain('截至 2023-07-15 23:59');
+    const instant = await get(`/dashboard/cycles/${YEAR}?asOf=${encodeURIComponent('2023-07-15T09:30:00+08:00')}`);
+    expect(instant.body).toContain('截至 2023-07-15 09:30');
+    expect((await get(`/dashboard/cycles/${YEAR}?asOf=2100-12-31`)).statusCode).toBe(200);
+    // The empty date field of the filter form means "now".
+    expect((await get(`/dashboard/cycles/${YEAR}?asOf=&unit=&state=`)).body).toContain('当前');
+  });
+
+  test.each(['2023-13-45', '99999-01-01', 'abc', '2023-02-30', '1999-12-31', '2023-07-01T00:00', '1'])(
+    'asOf=%s is a 400 page saying what asOf must be, never a 500 or a silent "now"',
+    async (asOf) => {
+      const res = await get(`/dashboard/cycles/${YEAR}?asOf=${encodeURIComponent(asOf)}`);
+      expect(res.statusCode).toBe(400);
+      expect(problems(res.body)).toContain(`asOf “${asOf}” 无效：应为 2000–2100 年间的日期（如 2023-07-15）`);
+    },
+  );
+
+  test('asOf given twice, a misspelt asof and an unknown state are 400 pages naming them', async () => {
+    const twice = await get(`/dashboard/cycles/${YEAR}?asOf=2023-07-01&asOf=2023-08-01`);
+    expect(twice.statusCode).toBe(400);
+    expect(problems(twice.body)).toContain('asOf 只能给一个值');
+    const misspelt = await get(`/dashboard/cycles/${YEAR}?asof=2023-07-01`);
+    expect(misspelt.statusCode).toBe(400);
+    expect(problems(misspelt.body)).toContain('未知字段 &quot;asof&quot;（是否应为 &quot;asOf&quot;？）');
+    const state = await get(`/dashboard/cycles/${YEAR}?state=late-ish`);
+    expect(state.statusCode).toBe(400);
+    expect(problems(state.body)).toContain('state 应为 pending / acknowledged');
+  });
+});
+
+describe('dashboard login target (next)', () => {
+  const token = () => ctx.admin.authorization.replace(/^Bearer /, '');
+  const login = (next: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/dashboard/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `token=${encodeURIComponent(token())}&next=${encodeURIComponent(next)}`,
+    });
+
+  test.each([
+    '/dashboard\r\nSet-Cookie: x=1',
+    '/dashboard/\r\nSet-Cookie: x=1',
+    '//evil.example',
+    'https://evil.example/dashboard',
+    '/dashboard/..//evil.example',
+    '/dashboard/../api/cycles',
+    '/\\evil.example',
+    'javascript:alert(1)',
+  ])('next=%j is a 400 page with no redirect and no cookie, on the form and on the login', async (next) => {
+    const form = await get(`/dashboard/login?next=${encodeURIComponent(next)}`, {});
+    expect(form.statusCode).toBe(400);
+    expect(problems(form.body)).toContain('登录后要返回的地址（next）无效');
+    const res = await login(next);
+    expect(res.statusCode).toBe(400);
+    expect(res.headers.location).toBeUndefined();
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(problems(res.body)).toContain('只能是本系统 /dashboard 下的页面');
+  });
+
+  test('a dashboard page is the redirect target, percent-encoded when it has Chinese (not a 500)', async () => {
+    const plain = await login('/dashboard/cycles/2023?asOf=2023-07-15');
+    expect(plain.statusCode).toBe(303);
+    expect(plain.headers.location).toBe('/dashboard/cycles/2023?asOf=2023-07-15');
+    const chinese = await login('/dashboard/cycles/2023?unit=中川镇');
+    expect(chinese.statusCode).toBe(303);
+    expect(chinese.headers.location).toBe(`/dashboard/cycles/2023?unit=${encodeURIComponent('中川镇')}`);
+    expect((await login('')).headers.location).toBe('/dashboard');
+  });
+});
