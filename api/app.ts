@@ -5,7 +5,8 @@ import type { Pool } from 'pg';
 import type { Client } from '@temporalio/client';
 import { redactReplyTokens } from '../common/links';
 import type { ApiConfig } from '../config';
-import { installErrorHandler } from './errors';
+import { frameworkErrors, installErrorHandler } from './errors';
+import { installJsonParser } from './input-limits';
 import dbPlugin from './plugins/db';
 import temporalPlugin from './plugins/temporal';
 import docsPlugin from './plugins/docs';
@@ -70,11 +71,14 @@ export async function buildApp(
     bodyLimit: 2 * 1024 * 1024,
     // Reply-link tokens (/r/<token>) are longer than Fastify's default 100-character parameter limit.
     routerOptions: { maxParamLength: 512 },
+    // A URL with broken %-encoding is refused before routing; answer it in the error shape too.
+    frameworkErrors,
     ...otherOptions,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  installJsonParser(app);
 
   await app.register(securityHeaders);
   await app.register(docsPlugin);

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { redactReplyTokens } from '../common/links';
 import { html, page } from './views/html';
+import { MAX_NAMED_KEYS, shown } from './schemas/input';
 
 /** The one error shape every route answers with. */
 export const ErrorBodySchema = z
@@ -89,13 +90,21 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const issues = err.validation.map((v) => ({
-        where: `${err.validationContext ?? 'request'}${v.instancePath || ''}`,
+        where: `${err.validationContext ?? 'request'}${v.instancePath === '/' ? '' : v.instancePath}`,
         message: v.message ?? 'invalid',
+        ...(v.keyword === 'unrecognized_keys' ? { unknown: unknownKeys(v.params) } : {}),
       }));
+      // An unknown field is most often a misspelt one whose intended field then looks missing: name it first.
+      const unknown = issues.some((i) => i.unknown !== undefined);
+      if (unknown) issues.sort((a, b) => Number(b.unknown !== undefined) - Number(a.unknown !== undefined));
       const summary = issues.map((i) => `${i.where}: ${i.message}`).join('; ');
-      return reply
-        .status(400)
-        .send(errorBody('validation_failed', `请求格式不正确 / invalid request — ${summary}`, issues));
+      return unknown
+        ? reply
+            .status(422)
+            .send(errorBody('unknown_field', `请求含有无法识别的字段，未做任何处理 — ${summary}`, issues))
+        : reply
+            .status(400)
+            .send(errorBody('validation_failed', `请求格式不正确 / invalid request — ${summary}`, issues));
     }
     if (isResponseSerializationError(err)) {
       request.log.error({ err, url: redactReplyTokens(request.url) }, 'response did not match its schema');
@@ -126,6 +135,21 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send(errorBody('not_found', `没有这个地址 / no route ${request.method} ${request.url}`));
   });
+}
+
+/** Fastify's errors before routing (a URL whose %-encoding is broken), in the same shape as every other error. */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode ?? 400;
+  if (status >= 500) request.log.error({ err, url: request.url }, 'request failed before routing');
+  const message =
+    err.code === 'FST_ERR_BAD_URL'
+      ? `请求地址中的 % 编码无效：请检查地址 / ${err.message}`
+      : `请求无法处理 / ${status >= 500 ? 'internal error' : err.message}`;
+  void reply.status(status).send(errorBody(err.code ?? 'bad_request', message));
+}
+
+function unknownKeys(params: Record<string, unknown>): string[] {
+  return Array.isArray(params.keys) ? params.keys.slice(0, MAX_NAMED_KEYS).map((k) => shown(String(k))) : [];
 }
 
 function containsNul(value: unknown): boolean {

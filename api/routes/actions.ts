@@ -35,6 +35,7 @@ import {
   type WorkPointStatus,
 } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
+import { NoQuery, strictObject, WorkPointParam, YearParam } from '../schemas/input';
 
 /**
  * The office's actions on a running cycle (admin tokens only; api/plugins/auth.ts refuses viewers):
@@ -76,10 +77,7 @@ export type ActionName = (typeof ACTIONS)[number];
 
 // ─── Schemas ─────────────────────────────────────────────────────────────────────────────────────
 
-const WorkPointParams = z.object({
-  year: z.coerce.number().int().min(2000).max(2100),
-  n: z.coerce.number().int().min(1).max(999).describe('work point number (第N条)'),
-});
+const WorkPointParams = z.object({ year: YearParam, n: WorkPointParam });
 const YearParams = WorkPointParams.pick({ year: true });
 
 const IdempotencyHeaders = z.looseObject({
@@ -102,38 +100,38 @@ const InstantInput = z
   .describe('ISO-8601 instant with offset, e.g. 2023-07-20T18:00:00+08:00');
 const Rating = z.enum(REVIEW_RATINGS as [ReviewRating, ...ReviewRating[]]);
 
-const ExtendBody = z.object({
+const ExtendBody = strictObject({
   periodId: PeriodId,
   newDueAt: InstantInput,
   unitIds: z.array(UnitId).min(1).optional().describe('default: every unit of the period'),
   reason: Reason,
 });
-const WaiveBody = z.object({
+const WaiveBody = strictObject({
   unitId: UnitId,
   periodId: PeriodId.optional().describe('default: every period'),
   reason: Reason,
 });
-const ReassignBody = z.object({ fromUnitId: UnitId, toUnitId: UnitId, reason: Reason });
-const AddUnitBody = z.object({ unitId: UnitId, reason: Reason });
-const RemoveUnitBody = z.object({ reason: Reason });
-const DecideBody = z.object({
+const ReassignBody = strictObject({ fromUnitId: UnitId, toUnitId: UnitId, reason: Reason });
+const AddUnitBody = strictObject({ unitId: UnitId, reason: Reason });
+const RemoveUnitBody = strictObject({ reason: Reason });
+const DecideBody = strictObject({
   unitId: UnitId,
   periodId: PeriodId,
   approved: z.boolean(),
   comment: z.string().trim().max(1000).optional(),
   newDueAt: InstantInput.optional().describe('only when approved; default: the date the unit asked for'),
 });
-const ReturnBody = z.object({
+const ReturnBody = strictObject({
   unitId: UnitId,
   periodId: PeriodId,
   reason: Reason,
   newDueAt: InstantInput.optional().describe('rework due date; default: the workflow gives the reminder lead time'),
 });
-const RemindBody = z.object({
+const RemindBody = strictObject({
   unitIds: z.array(UnitId).min(1).optional().describe('default: every unit that has not reported'),
   periodId: PeriodId.optional().describe('default: every open period'),
 });
-const RateBody = z.object({ rating: Rating, comment: z.string().trim().max(2000) });
+const RateBody = strictObject({ rating: Rating, comment: z.string().trim().max(2000) });
 
 const AcceptedSchema = z
   .object({
@@ -739,6 +737,7 @@ const actions: FastifyPluginAsyncZod = async (app) => {
       'point or finished cycle; 422 when the request does not fit the work point (unknown unit or period, …); ' +
       '503 when Temporal does not answer (nothing is done). Every accepted action is in GET /api/audit.',
     params: WorkPointParams,
+    querystring: NoQuery,
     headers: IdempotencyHeaders,
     body,
     response: { 202: AcceptedSchema, ...errorResponses },
@@ -918,6 +917,7 @@ const actions: FastifyPluginAsyncZod = async (app) => {
           '422 when every target was refused, 503 when Temporal answered for none. When Temporal stops answering, ' +
           'the targets not yet tried are reported as not attempted.',
         params: YearParams,
+        querystring: NoQuery,
         headers: IdempotencyHeaders,
         body: BulkBody,
         response: { 200: BulkResultSchema, ...errorResponses },

@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { toShanghaiIso } from '../../domain/schedule';
 import { AUDIT_OUTCOMES, listAudit } from '../../db/audit-repo';
 import { DomainError, errorResponses } from '../errors';
+import { strictObject } from '../schemas/input';
 
-const QuerySchema = z.object({
+const QuerySchema = strictObject({
   actor: z.string().trim().min(1).optional().describe('token name, e.g. office-admin'),
   action: z
     .string()

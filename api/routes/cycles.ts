@@ -23,15 +23,19 @@ import {
   type WorkPointStatus,
 } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
+import { NoQuery, strictObject, WorkPointParam, YearParam } from '../schemas/input';
 import { directoryIncomplete } from './plans';
 
-const StartBodySchema = z.object({
+const StartBodySchema = strictObject({
   year: z.number().int().min(2000).max(2100).describe('the cycle year'),
   planId: z.number().int().positive().optional().describe('defaults to the latest plan imported for the year'),
   options: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe('cycle options (periods, due dates, reminder and escalation offsets, review dates); see README'),
+    .describe(
+      'cycle options (periods, due dates, reminder and escalation offsets, review dates; see README); ' +
+        'an unknown option, at any level, is refused with 422 invalid_options',
+    ),
 });
 
 const CycleRefSchema = z.object({
@@ -54,10 +58,8 @@ const CycleSummarySchema = z.object({
   lights: z.object({ green: z.number().int(), yellow: z.number().int(), red: z.number().int() }),
 });
 
-const YearParams = z.object({ year: z.coerce.number().int().min(2000).max(2100) });
-const WorkPointParams = YearParams.extend({
-  n: z.coerce.number().int().min(1).max(999).describe('work point number (第N条)'),
-});
+const YearParams = z.object({ year: YearParam });
+const WorkPointParams = YearParams.extend({ n: WorkPointParam });
 
 /** How long `?live=true` waits for the workflow's status query before answering 503. */
 const LIVE_QUERY_DEADLINE_MS = 3_000;
@@ -202,6 +204,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         description:
           '202 with the workflow IDs once started. The same year again answers 409 with the existing run. ' +
           'A directory that cannot resolve every unit answers 422 listing what to add.',
+        querystring: NoQuery,
         body: StartBodySchema,
         response: {
           ...errorResponses,
@@ -321,6 +324,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
       schema: {
         tags: ['cycles'],
         summary: 'List the cycles started',
+        querystring: NoQuery,
         response: { 200: z.array(CycleSummarySchema), ...errorResponses },
       },
     },
@@ -369,6 +373,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
           '`escalation` is the highest rung reached by a unit that has not reported: none, overdue (催办), ' +
           'lead (督办) or office (通报).',
         params: YearParams,
+        querystring: NoQuery,
         response: {
           200: z.object({
             year: z.number().int(),
@@ -466,7 +471,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
           '3 s deadline) and answers 503 when Temporal or the worker cannot answer; submission details then ' +
           'still come from the projection, which the query does not carry.',
         params: WorkPointParams,
-        querystring: z.object({
+        querystring: strictObject({
           live: z
             .enum(['true', 'false', '1', '0'])
             .optional()

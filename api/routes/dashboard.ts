@@ -3,7 +3,7 @@ import formbody from '@fastify/formbody';
 import { z } from 'zod';
 import { cycleScheduleFor } from '../../activities/prepare-cycle';
 import { obligationState, trafficLight, type Light } from '../../domain/light';
-import { parseInstant, toShanghaiIso } from '../../domain/schedule';
+import { shanghaiDate, toShanghaiIso, tryParseInstant } from '../../domain/schedule';
 import { verifyToken } from '../../db/tokens-repo';
 import {
   OBLIGATION_STATES,
@@ -14,6 +14,7 @@ import {
 } from '../../workflows/definitions';
 import { TooManyRequestsError } from '../errors';
 import { CLEAR_TOKEN_COOKIE, TOKEN_COOKIE } from '../plugins/auth';
+import { MAX_YEAR, MIN_YEAR, strictObject, YearParam } from '../schemas/input';
 import { html, page, raw, type Raw } from '../views/html';
 
 /**
@@ -45,11 +46,17 @@ form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}form.filters la
 form.filters button{width:auto;margin:0;padding:6px 14px}
 `;
 
-const QuerySchema = z.object({
-  asOf: z.string().trim().optional(),
-  unit: z.string().trim().optional(),
-  state: z.enum(OBLIGATION_STATES).optional().or(z.literal('')),
+// Strict: a misspelt ?asof= would otherwise show today's lights as if they were the asked-for date's.
+const QuerySchema = strictObject({
+  asOf: z.string({ error: 'asOf 只能给一个值' }).trim().optional(),
+  unit: z.string({ error: 'unit 只能给一个值' }).trim().optional(),
+  state: z
+    .union([z.enum(OBLIGATION_STATES), z.literal('')], {
+      error: `state 应为 ${OBLIGATION_STATES.join(' / ')} 之一`,
+    })
+    .optional(),
 });
+const AS_OF_HINT = `应为 ${MIN_YEAR}–${MAX_YEAR} 年间的日期（如 2023-07-15）或带时区的时间（如 2023-07-15T18:00:00+08:00）`;
 
 interface ObligationRow {
   work_point: number;
@@ -61,12 +68,49 @@ interface ObligationRow {
   facts: Obligation | null;
 }
 
-function parseAsOf(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return parseInstant(`${value}T23:59:59+08:00`);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new Error('asOf');
-  return t;
+/** A date means its end in Beijing time; anything else must be an instant with its offset (no guessed zone). */
+function parseAsOf(value: string): number | undefined {
+  const at = tryParseInstant(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T23:59:59+08:00` : value);
+  if (at === undefined) return undefined;
+  const year = Number(shanghaiDate(at).slice(0, 4));
+  return year >= MIN_YEAR && year <= MAX_YEAR ? at : undefined;
+}
+
+type CyclePage = { year: number; asOf?: number; unit?: string; state?: ObligationState; asOfText: string };
+
+/** The year and filters of a cycle page, or what is wrong with them (zh-CN, shown on the 400 page). */
+function readCyclePage(yearText: string, query: unknown): CyclePage | { problems: string[] } {
+  const year = YearParam.safeParse(yearText);
+  const q = QuerySchema.safeParse(query);
+  const problems = [
+    ...(year.success ? [] : [`年度 “${yearText}” 无效：${year.error.issues[0]?.message ?? ''}`]),
+    ...(q.success ? [] : q.error.issues.map((i) => i.message)),
+  ];
+  const asOfText = q.data?.asOf ?? '';
+  const asOf = asOfText ? parseAsOf(asOfText) : undefined;
+  if (asOfText && asOf === undefined) problems.push(`asOf “${asOfText}” 无效：${AS_OF_HINT}`);
+  if (!year.success || !q.success || problems.length > 0) return { problems };
+  return { year: year.data, asOf, unit: q.data.unit || undefined, state: q.data.state || undefined, asOfText };
+}
+
+/**
+ * Where the login sends the browser afterwards: a page under /dashboard on this site, normalised by the URL
+ * parser (dot segments resolved, non-ASCII percent-encoded). Undefined for anything else — another host
+ * (//evil.example, https://…), control characters (a CR/LF would split the Location header) or backslashes.
+ */
+function loginTarget(next: unknown): string | undefined {
+  if (next === undefined || next === '') return '/dashboard';
+  if (typeof next !== 'string' || /[\u0000-\u001f\u007f\\]/.test(next)) return undefined;
+  const base = 'http://duban.invalid';
+  let url: URL;
+  try {
+    url = new URL(next, base);
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== base || !/^\/dashboard(\/|$)/.test(url.pathname) || !next.startsWith('/dashboard'))
+    return undefined;
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 export default async function dashboardRoutes(
@@ -91,6 +135,20 @@ export default async function dashboardRoutes(
         ),
       );
 
+  const badRequest = (reply: FastifyReply, problems: string[]) =>
+    send(
+      reply,
+      400,
+      '参数错误',
+      html`<section class="error">
+        <h2>参数错误</h2>
+        <ul>
+          ${problems.map((p) => html`<li>${p}</li>`)}
+        </ul>
+        <p><a href="/dashboard">返回总览</a></p>
+      </section>`,
+    );
+
   /** Pages need a signed-in office user; otherwise the login form, which comes back here. */
   function requireActor(request: FastifyRequest, reply: FastifyReply): boolean {
     if (request.actor) return true;
@@ -109,19 +167,26 @@ export default async function dashboardRoutes(
       <button type="submit">登录</button>
     </form></section>`;
 
-  const safeNext = (next: unknown) =>
-    typeof next === 'string' && /^\/dashboard(\/|\?|$)/.test(next) ? next : '/dashboard';
+  const BAD_NEXT = [
+    '登录后要返回的地址（next）无效：只能是本系统 /dashboard 下的页面。请打开 /dashboard/login 重新登录。',
+  ];
 
-  app.get<{ Querystring: { next?: string } }>('/dashboard/login', { schema: { hide: true } }, async (request, reply) =>
-    send(reply, 200, '登录', loginForm(safeNext(request.query.next))),
+  app.get<{ Querystring: { next?: unknown } }>(
+    '/dashboard/login',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const next = loginTarget(request.query.next);
+      return next === undefined ? badRequest(reply, BAD_NEXT) : send(reply, 200, '登录', loginForm(next));
+    },
   );
 
-  app.post<{ Body: { token?: string; next?: string } }>(
+  app.post<{ Body: { token?: string; next?: unknown } | undefined }>(
     '/dashboard/login',
     { schema: { hide: true } },
     async (request, reply) => {
       const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
-      const next = safeNext(request.body?.next);
+      const next = loginTarget(request.body?.next);
+      if (next === undefined) return badRequest(reply, BAD_NEXT);
       // The same failed-sign-in budget per address as bearer tokens on /api (api/plugins/rate-limit.ts).
       const wait = await app.signInFailures.blockedFor(request);
       if (wait !== undefined) throw new TooManyRequestsError(wait, true);
@@ -199,30 +264,14 @@ export default async function dashboardRoutes(
     { schema: { hide: true } },
     async (request, reply) => {
       if (!requireActor(request, reply)) return reply;
-      const year = Number(request.params.year);
-      const q = QuerySchema.safeParse(request.query);
-      let asOf: number | undefined;
-      try {
-        asOf = q.success ? parseAsOf(q.data.asOf) : undefined;
-      } catch {
-        asOf = undefined;
-      }
-      if (!q.success || (q.data.asOf && asOf === undefined)) {
-        return send(
-          reply,
-          400,
-          '参数错误',
-          html`<section class="error">
-            <h2>参数错误</h2>
-            <p>asOf 应为日期（如 2023-07-15）或带时区的时间；state 应为 ${OBLIGATION_STATES.join(' / ')}。</p>
-          </section>`,
-        );
-      }
+      const read = readCyclePage(request.params.year, request.query);
+      if ('problems' in read) return badRequest(reply, read.problems);
+      const { year, asOf } = read;
       const cycle = await app.db.query<{ options: unknown; workflow_id: string }>(
         'SELECT options, workflow_id FROM cycles WHERE year = $1',
         [year],
       );
-      if (!Number.isInteger(year) || !cycle.rows[0]) {
+      if (!cycle.rows[0]) {
         return send(
           reply,
           404,
@@ -249,8 +298,8 @@ export default async function dashboardRoutes(
       const units = new Map<string, string>();
       for (const o of obligations.rows) units.set(o.unit_id, o.unit_name);
       const unitOrder = [...units.entries()].sort((a, b) => a[1].localeCompare(b[1], 'zh-CN'));
-      const filterUnit = q.data.unit || undefined;
-      const filterState = q.data.state || undefined;
+      const filterUnit = read.unit;
+      const filterState = read.state;
       const stateAt = (o: ObligationRow): ObligationState => (o.facts ? obligationState(o.facts, at) : o.state);
 
       const rows = statuses.rows.map((s) => {
@@ -318,7 +367,7 @@ export default async function dashboardRoutes(
                 )}
               </select></label
             >
-            <label>截至日期<br /><input type="date" name="asOf" value="${q.data.asOf ?? ''}" /></label>
+            <label>截至日期<br /><input type="date" name="asOf" value="${read.asOfText}" /></label>
             <button type="submit">筛选</button>
           </form>
         </section>

@@ -5,11 +5,12 @@ import { redactReplyTokens } from '../../common/links';
 import { toShanghaiIso } from '../../domain/schedule';
 import { NOTICE_KINDS } from '../../workflows/definitions';
 import { DomainError, errorResponses } from '../errors';
+import { MAX_WORK_POINT, strictObject } from '../schemas/input';
 
 const STATUSES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
 const CHANNELS = ['email', 'webhook', 'log'] as const;
 
-const QuerySchema = z.object({
+const QuerySchema = strictObject({
   unit: z.string().trim().min(1).optional().describe('unit id (单位), e.g. jingfa-ju'),
   kind: z.enum(NOTICE_KINDS).optional().describe('notice kind, e.g. reminder, overdue, escalation-office'),
   status: z
@@ -18,7 +19,7 @@ const QuerySchema = z.object({
     .describe('pending (waiting for its send time or a retry), sending, sent, failed (gave up), skipped'),
   channel: z.enum(CHANNELS).optional(),
   cycle: z.coerce.number().int().min(2000).max(2100).optional().describe('cycle year'),
-  workPoint: z.coerce.number().int().min(0).optional().describe('work point number (第N条)'),
+  workPoint: z.coerce.number().int().min(0).max(MAX_WORK_POINT).optional().describe('work point number (第N条)'),
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('page size, 1–500 (default 50)'),
   cursor: z.string().min(1).optional().describe('nextCursor of the previous page; omit for the first page'),
 });

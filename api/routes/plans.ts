@@ -1,11 +1,19 @@
 import { z, ZodError } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { parsePlan } from '../../domain/plan-parser';
-import { ParseWarningSchema, PlanSchema, type ParseWarning, type Plan } from '../../domain/plan';
+import {
+  ParseWarningSchema,
+  PlanSchema,
+  SectionSchema,
+  WorkPointSchema,
+  type ParseWarning,
+  type Plan,
+} from '../../domain/plan';
 import { resolvePlanAssignees } from '../../domain/units';
 import { getPlan, listPlans, savePlan } from '../../db/plans-repo';
 import { loadDirectory } from '../../db/units-repo';
 import { DomainError, errorResponses } from '../errors';
+import { NoQuery, strictObject } from '../schemas/input';
 
 const PlanSummarySchema = z.object({
   id: z.number().int(),
@@ -27,13 +35,30 @@ const StoredPlanSchema = PlanSchema.and(
   }),
 );
 
-const ImportBodySchema = z.union([
-  z.string().min(1).describe('the document as plain text (Content-Type: text/plain)'),
-  z.object({ text: z.string().min(1).describe('the document as plain text') }),
-  z.object({ plan: PlanSchema.describe('an already structured plan') }),
-]);
+/**
+ * A structured plan as a request gives it: strict at every level (PlanSchema itself is not, because stored
+ * plans come back through it with more fields), then PlanSchema's own checks (unique numbers, known sections).
+ */
+const PlanInputSchema = strictObject({
+  ...PlanSchema.shape,
+  sections: z.array(strictObject(SectionSchema.shape)),
+  workPoints: z.array(strictObject(WorkPointSchema.shape)),
+}).pipe(PlanSchema);
 
-const ImportQuerySchema = z.object({
+const ImportBodySchema = z.union(
+  [
+    z.string().min(1).describe('the document as plain text (Content-Type: text/plain)'),
+    strictObject({ text: z.string().min(1).describe('the document as plain text') }),
+    strictObject({ plan: PlanInputSchema.describe('an already structured plan') }),
+  ],
+  {
+    error:
+      '应为纯文本文档（Content-Type: text/plain）、{ "text": … } 或 { "plan": … } / ' +
+      'expected the document as text/plain, { "text": … } or { "plan": … }',
+  },
+);
+
+const ImportQuerySchema = strictObject({
   dryRun: z.enum(['true', 'false']).default('false').describe('true: parse and report, store nothing'),
   acceptWarnings: z
     .enum(['true', 'false'])
@@ -71,7 +96,12 @@ const AssigneesSchema = z.object({
   ),
 });
 
-const IdParams = z.object({ id: z.coerce.number().int().positive() });
+const IdParams = z.object({
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,14}$/, { error: '计划编号应为正整数 / expected a plan id, a positive whole number' })
+    .transform(Number),
+});
 
 /** The stored unit directory cannot be used at all (e.g. it is empty): say so and how to fix it, not a 500. */
 export function directoryIncomplete(err: ZodError): DomainError {
@@ -158,6 +188,7 @@ const plans: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['plans'],
         summary: 'List imported plans',
+        querystring: NoQuery,
         response: { 200: z.array(PlanSummarySchema), ...errorResponses },
       },
     },
@@ -171,6 +202,7 @@ const plans: FastifyPluginAsyncZod = async (app) => {
         tags: ['plans'],
         summary: 'One plan with its sections and work points',
         params: IdParams,
+        querystring: NoQuery,
         response: { 200: StoredPlanSchema, ...errorResponses },
       },
     },
@@ -187,6 +219,7 @@ const plans: FastifyPluginAsyncZod = async (app) => {
         tags: ['plans', 'units'],
         summary: 'Per work point: the resolved units with provenance, and what the directory cannot resolve',
         params: IdParams,
+        querystring: NoQuery,
         response: { 200: AssigneesSchema, ...errorResponses },
       },
     },

@@ -12,11 +12,12 @@ import { toShanghaiIso } from '../../domain/schedule';
 import { loadReportInput } from '../../db/report-repo';
 import { savePlan } from '../../db/plans-repo';
 import { DomainError, errorResponses } from '../errors';
+import { MAX_WORK_POINT, NoQuery, strictObject, YearParam } from '../schemas/input';
 import { html, page, raw } from '../views/html';
 
 const FORMATS = ['json', 'csv', 'xlsx', 'html'] as const;
 
-const ReportQuery = z.object({
+const ReportQuery = strictObject({
   format: z.enum(FORMATS).default('json').describe('json, csv, xlsx (Excel) or printable html'),
   asOf: z.iso.datetime({ offset: true }).optional().describe('assemble the report as of this instant (default now)'),
 });
@@ -244,7 +245,7 @@ const reports: FastifyPluginAsyncZod = async (app) => {
           'The annual report (年度报告): outcomes, ratings, on-time rates and ranking, escalations, carry-over candidates',
         description:
           'format=json (default), csv (UTF-8 with BOM), xlsx (Excel) or html (printable, with SVG charts). Before the year-end rating it is provisional.',
-        params: z.object({ year: z.coerce.number().int().min(2000).max(2100) }),
+        params: z.object({ year: YearParam }),
         querystring: ReportQuery,
         produces: [
           'application/json',
@@ -285,13 +286,14 @@ const reports: FastifyPluginAsyncZod = async (app) => {
         summary: "Import a cycle's items not completed (carry-over candidates) as a plan for another year",
         description:
           'Each work point keeps a link back to its origin (year, number, workflow ID, rating). 422 when there is nothing to carry over.',
-        body: z.object({
+        querystring: NoQuery,
+        body: strictObject({
           fromYear: z.number().int().min(2000).max(2100),
           toYear: z.number().int().min(2000).max(2100),
           numbers: z
-            .array(z.number().int().positive())
+            .array(z.number().int().positive().max(MAX_WORK_POINT))
             .optional()
-            .describe('only these work points (default: every candidate)'),
+            .describe('only these work points (default: every candidate); one that is not a candidate is a 422'),
         }),
         response: {
           201: z.object({ id: z.number().int(), created: z.boolean(), workPoints: z.number().int() }),
@@ -305,6 +307,18 @@ const reports: FastifyPluginAsyncZod = async (app) => {
       if (toYear <= fromYear)
         throw new DomainError(422, 'bad_years', `结转目标年度（${toYear}）应晚于来源年度（${fromYear}）`);
       const report = await load(fromYear);
+      const candidates = new Set(report.carryOver.map((c) => c.origin.number));
+      const notCandidates = [...new Set(numbers ?? [])].filter((n) => !candidates.has(n));
+      if (notCandidates.length > 0) {
+        // Dropping them silently would import a different plan than the one asked for.
+        throw new DomainError(
+          422,
+          'not_carry_over_candidates',
+          `第${notCandidates.join('、')}条不是 ${fromYear} 年度的结转候选（可结转：${[...candidates].join('、') || '无'}） / ` +
+            `work point(s) ${notCandidates.join(', ')} of ${fromYear} cannot be carried over`,
+          { notCandidates, candidates: [...candidates] },
+        );
+      }
       const items = report.carryOver.filter((c) => !numbers || numbers.includes(c.origin.number));
       if (items.length === 0) throw new DomainError(422, 'nothing_to_carry', `${fromYear} 年度没有可结转的未完成事项`);
       const plan = {

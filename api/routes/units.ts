@@ -12,6 +12,8 @@ import {
 } from '../../domain/units';
 import { importDirectory, listUnits, setGroupSelection } from '../../db/units-repo';
 import { DomainError, errorResponses } from '../errors';
+import { tooDeep, yamlNestingExceeds } from '../input-limits';
+import { MAX_WORK_POINT, NoQuery, strictObject } from '../schemas/input';
 
 const StoredUnitSchema = z.object({
   id: z.string(),
@@ -37,14 +39,20 @@ const ImportBodySchema = z.union([
     .describe('{ units: Unit[], groupSelections?: { group: { "<n>"|"default": unitId[] } } }'),
 ]);
 
-const GroupSelectionBodySchema = z.object({
-  workPoint: z.union([z.number().int().positive(), z.literal('default')]).describe('work point number, or "default"'),
+const GroupSelectionBodySchema = strictObject({
+  workPoint: z
+    .union([z.number().int().positive().max(MAX_WORK_POINT), z.literal('default')])
+    .describe('work point number, or "default"'),
   unitIds: z.array(z.string().min(1)).describe('the units the office chooses for this group and work point'),
 });
 
+/** A directory needs few aliases if any; the limit stops an alias bomb (billion laughs) before it expands. */
+const MAX_YAML_ALIASES = 50;
+
 function parseDirectoryText(text: string): unknown {
+  if (yamlNestingExceeds(text)) throw tooDeep('YAML');
   try {
-    return YAML.parse(text) as unknown;
+    return YAML.parse(text, { maxAliasCount: MAX_YAML_ALIASES }) as unknown;
   } catch (err) {
     throw new DomainError(
       400,
@@ -105,6 +113,7 @@ const units: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['units'],
         summary: 'The unit directory (单位目录), the groups and the per-work-point group selections',
+        querystring: NoQuery,
         response: { 200: DirectoryViewSchema, ...errorResponses },
       },
     },
@@ -120,6 +129,7 @@ const units: FastifyPluginAsyncZod = async (app) => {
         description:
           'Every unit given is created or updated; units missing from the import are deactivated, never deleted ' +
           '(import them again to undo). The whole import is validated first: on any error nothing changes.',
+        querystring: NoQuery,
         body: ImportBodySchema,
         response: {
           200: DirectoryViewSchema.extend({ upserted: z.number().int(), deactivated: z.array(z.string()) }),
@@ -165,6 +175,7 @@ const units: FastifyPluginAsyncZod = async (app) => {
         tags: ['units'],
         summary: 'Choose the units of a per-work-point group (园区相关部门, 园区各相关部门)',
         params: z.object({ name: z.string().min(1) }),
+        querystring: NoQuery,
         body: GroupSelectionBodySchema,
         response: { 200: DirectoryViewSchema, ...errorResponses },
       },

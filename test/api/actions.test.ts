@@ -17,6 +17,7 @@ import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import {
+  remindNowSignal,
   reportSignal,
   requestExtensionSignal,
   statusQuery,
@@ -500,6 +501,47 @@ describe('refusals', () => {
       (await app.inject({ method: 'GET', url: `/api/cycles/${YEAR}/work-points/99`, headers: ctx.viewer })).statusCode,
     ).toBe(404);
     expect(await auditCount('target = $1', [wf(9)])).toBe(0);
+  });
+
+  test('remind with unitId (for unitIds) is 422 naming it; nothing is signalled, reminded or audited', async () => {
+    const unit = (await status(16)).units[0]!;
+    const signalled = async () =>
+      (await ctx.env.client.workflow.getHandle(wf(16)).fetchHistory()).events?.filter(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === remindNowSignal.name,
+      ).length;
+    const res = await act(16, 'remind', { unitId: unit.id, periodId: 'H1' });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatchObject({
+      code: 'unknown_field',
+      message: expect.stringContaining('未知字段 "unitId"（是否应为 "unitIds"？）'),
+      details: [expect.objectContaining({ where: 'body', unknown: ['unitId'] })],
+    });
+    const query = await app.inject({
+      method: 'POST',
+      url: `${url(16, 'remind')}?dryRun=true`,
+      headers: ctx.admin,
+      payload: { unitIds: [unit.id] },
+    });
+    expect(query.statusCode).toBe(422);
+    expect(query.json().error.details).toEqual([
+      expect.objectContaining({ where: 'querystring', unknown: ['dryRun'] }),
+    ]);
+    const bulk = await app.inject({
+      method: 'POST',
+      url: `/api/cycles/${YEAR}/actions`,
+      headers: ctx.admin,
+      payload: { action: 'remind', workPoints: [16], unitId: unit.id },
+    });
+    expect(bulk.statusCode).toBe(422);
+    expect(bulk.json().error.message).toContain('(did you mean "unitIds"?)');
+    // Before this refusal, the first request was a 202 that reminded every unit of the work point.
+    expect(await auditCount('target = $1', [wf(16)])).toBe(0);
+    expect(await signalled()).toBe(0);
+    const { rows } = await ctx.db.pool.query(
+      `SELECT 1 FROM outbox WHERE workflow_id = $1 AND idempotency_key LIKE '%remind-now%'`,
+      [wf(16)],
+    );
+    expect(rows).toEqual([]);
   });
 
   test('Temporal unreachable: 503 saying nothing was done, and no audit row; ?live=true is 503 too', async () => {

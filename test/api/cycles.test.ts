@@ -111,6 +111,43 @@ describe('POST /api/cycles refuses what cannot start, and starts nothing', () =>
     });
     const typo = await startCycle(app, { year: YEAR, options: { reminderBefor: 'P1D' } });
     expect(typo.statusCode).toBe(422);
+    expect(typo.json().error.message).toContain('"reminderBefor"');
+    // Deeper down too: a misspelt key inside a period is refused, not silently replaced by a default.
+    const deep = await startCycle(app, {
+      year: YEAR,
+      options: { periods: [{ id: 'H1', label: '上半年', due: '07-10', remindBefore: 'P2D' }] },
+    });
+    expect(deep.statusCode).toBe(422);
+    expect(deep.json().error).toMatchObject({
+      code: 'invalid_options',
+      details: [
+        expect.objectContaining({ path: 'options.periods.0', message: expect.stringContaining('remindBefore') }),
+      ],
+    });
+  });
+
+  test('an unknown field or query parameter is 422 naming it and suggesting the field meant', async () => {
+    const app = await build();
+    await putUnits(app);
+    const res = await startCycle(app, { year: YEAR, option: { reminderBefore: 'P1D' } });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatchObject({
+      code: 'unknown_field',
+      message: expect.stringMatching(
+        /^请求含有无法识别的字段，未做任何处理 — body: 未知字段 "option"（是否应为 "options"？）/,
+      ),
+      details: [{ where: 'body', unknown: ['option'], message: expect.stringContaining('did you mean "options"?') }],
+    });
+    const query = await app.inject({
+      method: 'POST',
+      url: '/api/cycles?dryRun=true',
+      headers: ctx.admin,
+      payload: { year: YEAR },
+    });
+    expect(query.statusCode).toBe(422);
+    expect(query.json().error.details).toEqual([
+      expect.objectContaining({ where: 'querystring', unknown: ['dryRun'] }),
+    ]);
   });
 
   test('a malformed body is 400; an unknown plan id is 404; a viewer is 403', async () => {
@@ -217,6 +254,20 @@ describe('starting the cycle', () => {
     const missing = await app.inject({ method: 'GET', url: '/api/cycles/2024', headers: ctx.viewer });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('cycle_not_found');
-    expect((await app.inject({ method: 'GET', url: '/api/cycles/abc', headers: ctx.viewer })).statusCode).toBe(400);
+    for (const url of [
+      '/api/cycles/abc',
+      '/api/cycles/99999999999',
+      '/api/cycles/2023.0',
+      `/api/cycles/${YEAR}/work-points/0`,
+    ]) {
+      expect((await app.inject({ method: 'GET', url, headers: ctx.viewer })).statusCode).toBe(400);
+    }
+    const unknown = await app.inject({
+      method: 'GET',
+      url: `/api/cycles/${YEAR}/work-points/1?lvie=true`,
+      headers: ctx.viewer,
+    });
+    expect(unknown.statusCode).toBe(422);
+    expect(unknown.json().error.message).toContain('(did you mean "live"?)');
   });
 });

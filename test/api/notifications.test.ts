@@ -171,6 +171,18 @@ test('refuses a forged cursor and out-of-range or unknown filters with 400 and a
   }
   const max = (await get('?limit=500')).json<Page>();
   expect(max.limit).toBe(500);
+  // Past PostgreSQL's integer: a 400, not a database error.
+  expect((await get('?workPoint=99999999999')).statusCode).toBe(400);
+});
+
+test('an unknown filter is 422 naming it, not the unfiltered list', async () => {
+  const res = await get('?units=jingfa-ju');
+  expect(res.statusCode).toBe(422);
+  expect(res.json<{ error: { code: string; message: string } }>().error).toEqual({
+    code: 'unknown_field',
+    message: expect.stringContaining('未知字段 "units"（是否应为 "unit"？）'),
+    details: [expect.objectContaining({ where: 'querystring', unknown: ['units'] })],
+  });
 });
 
 test('is an office route: no token, no list', async () => {

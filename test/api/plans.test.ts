@@ -74,6 +74,37 @@ describe('POST /api/plans', () => {
     expect(await counts()).toEqual({ plans: 0, workPoints: 0 });
   });
 
+  test('a misspelt ?dryrun=true is 422 naming it, and stores nothing (it would otherwise import for real)', async () => {
+    const app = await ctx.build();
+    const res = await postPlan(app, SEED, '?dryrun=true');
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatchObject({
+      code: 'unknown_field',
+      message: expect.stringContaining('unknown field "dryrun" (did you mean "dryRun"?)'),
+    });
+    expect(await counts()).toEqual({ plans: 0, workPoints: 0 });
+  });
+
+  test('an unknown field in the JSON body or inside a structured plan is 422 naming where, and stores nothing', async () => {
+    const app = await ctx.build();
+    const beside = await postPlan(app, { text: SEED, acceptWarnings: true });
+    expect(beside.statusCode).toBe(422);
+    expect(beside.json().error.details).toEqual([
+      expect.objectContaining({ where: 'body', unknown: ['acceptWarnings'] }),
+    ]);
+    const plan = parsePlan(SEED).plan!;
+    const [first, ...rest] = plan.workPoints;
+    const nested = await postPlan(app, {
+      plan: { ...plan, workPoints: [{ ...first, leadUnit: ['经发局'] }, ...rest] },
+    });
+    expect(nested.statusCode).toBe(422);
+    expect(nested.json().error).toMatchObject({
+      code: 'unknown_field',
+      message: expect.stringContaining('body/plan/workPoints/0: 未知字段 "leadUnit"（是否应为 "leadUnits"？）'),
+    });
+    expect(await counts()).toEqual({ plans: 0, workPoints: 0 });
+  });
+
   test('a document with parser warnings is 422 with the warnings, and nothing is stored', async () => {
     const app = await ctx.build();
     await postPlan(app, SEED);
@@ -123,7 +154,10 @@ describe('POST /api/plans', () => {
     expect(empty.statusCode).toBe(400);
     const wrong = await postPlan(app, { document: SEED });
     expect(wrong.statusCode).toBe(400);
-    expect(wrong.json().error.code).toBe('validation_failed');
+    expect(wrong.json().error).toMatchObject({
+      code: 'validation_failed',
+      message: expect.stringContaining('{ "text": … } 或 { "plan": … }'),
+    });
   });
 
   test('JSON {text} and JSON {plan} are accepted', async () => {
@@ -201,7 +235,7 @@ describe('GET /api/plans and /api/plans/:id', () => {
     const missing = await app.inject({ method: 'GET', url: '/api/plans/999999', headers: ctx.viewer });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('plan_not_found');
-    for (const bad of ['abc', '0', '-1', '1.5']) {
+    for (const bad of ['abc', '0', '-1', '1.5', '1e3', '0x10']) {
       const res = await app.inject({ method: 'GET', url: `/api/plans/${bad}`, headers: ctx.viewer });
       expect(res.statusCode).toBe(400);
       expect(res.json().error.code).toBe('validation_failed');

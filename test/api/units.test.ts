@@ -116,6 +116,23 @@ describe('PUT /api/units', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  test('a misspelt field, at the top or inside a unit, is 422 naming where it is, and nothing changes', async () => {
+    const app = await ctx.build();
+    expect((await putUnits(app, demoBody())).statusCode).toBe(200);
+    const before = await snapshot();
+    const [first, ...rest] = DEMO_UNIT_DIRECTORY.units;
+    const inUnit = await putUnits(app, { ...demoBody(), units: [{ ...first, contact: [] }, ...rest] });
+    expect(inUnit.statusCode).toBe(422);
+    expect(inUnit.json().error).toMatchObject({
+      code: 'directory_invalid',
+      details: [{ where: 'units.0', message: expect.stringContaining('"contact"') }],
+    });
+    const topLevel = await putUnits(app, { ...demoBody(), groupSelection: {} }, 'application/yaml');
+    expect(topLevel.statusCode).toBe(422);
+    expect(topLevel.json().error.message).toContain('"groupSelection"');
+    expect(await snapshot()).toEqual(before);
+  });
+
   test('unreadable YAML is 400; a body that is not an object is 422; nothing changes', async () => {
     const app = await ctx.build();
     expect((await putUnits(app, demoBody())).statusCode).toBe(200);
@@ -255,5 +272,30 @@ describe('PUT /api/units/groups/:name', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('validation_failed');
+    // Past PostgreSQL's integer: a 400, not a database error.
+    const huge = await app.inject({
+      method: 'PUT',
+      url: groupUrl('园区相关部门'),
+      headers: ctx.admin,
+      payload: { workPoint: 99_999_999_999, unitIds: [] },
+    });
+    expect(huge.statusCode).toBe(400);
+  });
+
+  test('an unknown field (unitId for unitIds) is 422 naming it, and the selection is unchanged', async () => {
+    const app = await ctx.build();
+    const before = await snapshot();
+    const res = await app.inject({
+      method: 'PUT',
+      url: groupUrl('园区相关部门'),
+      headers: ctx.admin,
+      payload: { workPoint: 3, unitIds: [], unitId: 'jingfa-ju' },
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatchObject({
+      code: 'unknown_field',
+      message: expect.stringContaining('unknown field "unitId" (did you mean "unitIds"?)'),
+    });
+    expect(await snapshot()).toEqual(before);
   });
 });
