@@ -456,6 +456,25 @@ describe('the workflow is the judge: a refusal is answered with its reason, neve
     }
   });
 
+  test("an upload's memory is bounded: files over 20 MB together are refused with the text kept", async () => {
+    const u = unitId('示例第一中心社区');
+    const pdf = (n: number) => Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(n)]);
+    const submissionId = randomUUID();
+    const form = multipart({ submissionId, text: '附件过大的报告' }, [
+      { name: 'a.pdf', type: 'application/pdf', data: pdf(8 * 1024 * 1024) },
+      { name: 'b.pdf', type: 'application/pdf', data: pdf(8 * 1024 * 1024) },
+      { name: 'c.pdf', type: 'application/pdf', data: pdf(8 * 1024 * 1024) },
+    ]);
+    const res = await app.inject({ method: 'POST', url: `/r/${token({ u, per: 'annual' })}`, ...form });
+    expect(res.statusCode).toBe(413);
+    expect(res.body).toContain('合计不超过 20 MB');
+    expect(res.body).toContain('附件过大的报告');
+    const stored = await db.pool.query('SELECT count(*)::int AS n FROM attachments WHERE submission_id = $1', [
+      scoped(u, submissionId, 'annual'),
+    ]);
+    expect(stored.rows[0].n).toBe(0);
+  });
+
   test('a multipart form without a boundary, or cut short, is a 400 that keeps nothing', async () => {
     const u = unitId('示例第一中心社区');
     const t = token({ u });
