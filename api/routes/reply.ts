@@ -645,8 +645,11 @@ export default async function replyRoutes(
           await send();
           break;
         } catch (err) {
-          // The server drops an update that a workflow task carried but the worker did not get to (seen under
-          // concurrent updates to one workflow): nothing was recorded, so it is sent again while time remains.
+          // The server rejects an update that a workflow task carried but the worker completed the task without
+          // (seen under concurrent updates to one workflow while its persist local activity holds the task open:
+          // sdk-core 1.24 replaces a re-delivered task and drops its update messages — "Trying to send a new WFT
+          // for a run which already has one" in the worker log). Neither validator nor handler ran, nothing was
+          // recorded, so it is sent again while time remains.
           if (!notProcessed(err) || attempt >= UPDATE_ATTEMPTS || Date.now() > deadline - 1_000) throw err;
           request.log.warn(
             { workflowId: ctx.workflowId, attempt },
