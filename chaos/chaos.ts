@@ -305,8 +305,8 @@ async function drill(
           timeoutMs: 10_000,
         });
         if (res.status === 200 && res.body.includes('已收到')) {
-          // The page says so when the receipt already existed, i.e. this request did not signal again.
-          const key = res.body.includes('重复提交只计一次') ? 'answeredFromReceipt' : 'answeredAfterSignal';
+          // The page says so when the receipt already existed, or the workflow knew the form: counted once.
+          const key = res.body.includes('重复提交只计一次') ? 'answeredFromReceipt' : 'answeredAfterUpdate';
           stats[key] = (stats[key] ?? 0) + 1;
           d.accepted.add(submissionId);
           d.firstAcceptedAt ??= Date.now();
@@ -352,7 +352,7 @@ async function drill(
     const id = randomUUID();
     const text = `${d.unitName}报送第${d.wp}条进展（${d.behaviour}）`;
     if (d.behaviour === 'on-time' && d.variant === 'double') {
-      // A double click: the same form twice at once, so both requests pass the receipt check and signal.
+      // A double click: the same form twice at once, so both requests pass the receipt check and send the update.
       stats.concurrentDuplicates = (stats.concurrentDuplicates ?? 0) + 1;
       await Promise.all([submit(d, id, text), submit(d, id, text)]);
       return;

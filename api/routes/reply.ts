@@ -609,6 +609,7 @@ export default async function replyRoutes(
     await saveAttachments(app.db, submissionId, files);
     // The workflow judges (an Update: its validator refuses before anything is recorded) and answers once the report
     // is stored in PostgreSQL; only then does the page say 已收到.
+    let repeated = false;
     try {
       const handle = app.temporal.workflow.getHandle(ctx.workflowId);
       const deadline = Date.now() + opts.submitTimeoutMs;
@@ -642,7 +643,7 @@ export default async function replyRoutes(
         );
       for (let attempt = 1; ; attempt++) {
         try {
-          await send();
+          repeated = (await send()).repeated;
           break;
         } catch (err) {
           // The server rejects an update that a workflow task carried but the worker completed the task without
@@ -687,7 +688,7 @@ export default async function replyRoutes(
       period: ctx.periodId,
       kind: isSummary ? 'summary' : 'report',
     });
-    return sendPage(reply, 200, '已收到', confirmation(ctx, receipt.receiptNo, receipt.acceptedAt, false));
+    return sendPage(reply, 200, '已收到', confirmation(ctx, receipt.receiptNo, receipt.acceptedAt, repeated));
   });
 
   function confirmation(ctx: Context, receiptNo: string, at: Date, repeated: boolean): Raw {

@@ -420,6 +420,22 @@ describe('the workflow is the judge: a refusal is answered with its reason, neve
     expect(await reportsOf(u, 'annual')).toBe(1);
   });
 
+  test('a double click (the same form twice at once) gets one receipt and one report, the second told it counted once', async () => {
+    const u = unitId('示例第三中心社区');
+    const form = multipart({ submissionId: randomUUID(), text: '双击提交的全年报告' });
+    const url = `/r/${token({ u, per: 'annual' })}`;
+    const [a, b] = await Promise.all([
+      app.inject({ method: 'POST', url, ...form }),
+      app.inject({ method: 'POST', url, ...form }),
+    ]);
+    expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+    const receipt = (res: { body: string }) => /class="receipt">([^<]+)</.exec(res.body)?.[1];
+    expect(receipt(a)).toBeDefined();
+    expect(receipt(a)).toBe(receipt(b));
+    expect([a, b].filter((r) => r.body.includes('重复提交只计一次'))).toHaveLength(1);
+    expect(await reportsOf(u, 'annual')).toBe(1);
+  });
+
   test("another unit's form id neither fetches this unit's receipt nor swallows its report", async () => {
     const first = unitId('示例第一中心社区');
     const second = unitId('示例第二中心社区');
