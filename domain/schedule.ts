@@ -203,6 +203,19 @@ function monthDayOrder(a: string, b: string): number | undefined {
 export const CycleOptionsSchema = z
   .strictObject({
     year: z.int().min(2000).max(2100).optional(),
+    /**
+     * A rehearsal (演练): marked as such wherever it shows, its notices go out at once, the office may cancel it, and
+     * its durations count from the moment it starts (`startedAt`, set by the API when the drill starts).
+     */
+    drill: z.boolean().optional(),
+    /** The instant the cycle started; durations of `opens` count from it. Unset: 00:00 on 1 January of the year. */
+    startedAt: z
+      .string()
+      .refine(
+        (v) => tryParseInstant(v) !== undefined,
+        'must be an ISO instant with offset, e.g. 2026-12-02T10:00:00+08:00',
+      )
+      .optional(),
     periods: z.array(PeriodOptionsSchema).min(1).default(defaultPeriods),
     dueTime: TimeOfDaySchema.default('18:00'),
     opensTime: TimeOfDaySchema.default('09:00'),
@@ -309,6 +322,7 @@ export function scheduleFor(
     issues.push({ code: 'custom', path, message });
   };
 
+  startedAt ??= o.startedAt;
   const startedMs = startedAt === undefined ? undefined : tryParseInstant(startedAt);
   if (startedAt !== undefined && startedMs === undefined) {
     fail(['startedAt'], `startedAt "${startedAt}" is not an ISO instant with offset (e.g. 2023-06-01T09:00:00+08:00)`);

@@ -36,6 +36,12 @@ const PAGED_INPUTS = 'paged-work-point-inputs';
  * annual report. prepareCycle refuses (non-retryable) when the directory leaves a group unresolved.
  */
 export async function annualCycle(input: CycleInput): Promise<CycleResult> {
+  // A rehearsal says so in the Temporal UI too.
+  const drill =
+    typeof input.options === 'object' &&
+    input.options !== null &&
+    'drill' in input.options &&
+    input.options.drill === true;
   const prepare = {
     year: input.year,
     planId: input.planId,
@@ -81,7 +87,7 @@ export async function annualCycle(input: CycleInput): Promise<CycleResult> {
           args: [wp],
           // A work point's duty outlives a cycle workflow that is terminated by mistake.
           parentClosePolicy: ParentClosePolicy.ABANDON,
-          staticSummary: `${wp.number}. ${wp.title}`,
+          staticSummary: `${drill ? '【演练】' : ''}${wp.number}. ${wp.title}`,
           staticDetails: `${input.year} 年 · 第${wp.section}部分 · 牵头：${wp.leadUnits.map((u) => u.name).join('、') || '（无）'} · 责任：${wp.responsibleUnits.map((u) => u.name).join('、')}`,
           typedSearchAttributes: [
             { key: SA.year, value: input.year },

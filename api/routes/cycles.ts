@@ -3,6 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { latestPlanIdForYear, getPlan } from '../../db/plans-repo';
+import { insertPendingAudit, settleAudit } from '../../db/audit-repo';
+import { deleteCycleRecords, isDrillOptions } from '../../db/cycles-repo';
 import { getCycle, getWorkPoint } from '../../db/replies-repo';
 import { cycleScheduleFor, prepareCycleData, recordCycle } from '../../activities/prepare-cycle';
 import type { Light } from '../../domain/light';
@@ -214,7 +216,13 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
       },
     },
     async (request, reply) => {
-      const { year, options } = request.body;
+      const { year } = request.body;
+      // A drill's durations count from now: the start instant is recorded with its options, so every later reading
+      // of the schedule (workflows, reply pages, dashboard) computes the same dates.
+      const options =
+        request.body.options?.drill === true && request.body.options.startedAt === undefined
+          ? { ...request.body.options, startedAt: toShanghaiIso(Date.now()) }
+          : request.body.options;
       const workflowId = cycleWorkflowId(year);
       const planId = request.body.planId ?? (await latestPlanIdForYear(app.db, year));
       if (planId === undefined) {
@@ -254,7 +262,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
           args: [{ year, planId, options: options ?? {} }],
           // A failed or terminated cycle may be started again; a running or completed one may not.
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-          staticSummary: `${year} 年度周期 · ${plan?.title ?? `计划 ${planId}`}`,
+          staticSummary: `${options?.drill === true ? '【演练】' : ''}${year} 年度周期 · ${plan?.title ?? `计划 ${planId}`}`,
           staticDetails: `${prepared.workPoints.length} 项要点 · 计划编号 ${planId}`,
           typedSearchAttributes: [
             { key: SA.year, value: year },
@@ -283,6 +291,67 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         }
         throw err;
       }
+    },
+  );
+
+  app.delete(
+    '/api/cycles/:year',
+    {
+      schema: {
+        tags: ['cycles'],
+        summary: 'Cancel a drill (演练): stop its workflows and remove its records, so the year is free again',
+        description:
+          'Only a cycle started with options.drill = true can be cancelled; a real cycle answers 409 not_a_drill. ' +
+          'The audit trail keeps the cancellation.',
+        params: YearParams,
+        querystring: NoQuery,
+        response: {
+          200: z.object({
+            year: z.number().int(),
+            cancelled: z.literal(true),
+            terminated: z.array(z.string()).describe('workflows that were still running'),
+            deleted: z.record(z.string(), z.number().int()).describe('rows removed, per table'),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { year } = request.params;
+      const cycle = await getCycle(app.db, year);
+      if (!cycle) throw new DomainError(404, 'cycle_not_found', `没有 ${year} 年度周期 / no cycle for ${year}`);
+      if (!isDrillOptions(cycle.options)) {
+        throw new DomainError(
+          409,
+          'not_a_drill',
+          `${year} 年度周期是正式督办，不是演练，不能取消；如需调整请用延期、免报等操作 / the ${year} cycle is not a drill and cannot be cancelled`,
+        );
+      }
+      const actor = request.actor?.name ?? 'unknown';
+      const auditId = await insertPendingAudit(app.db, {
+        actor,
+        action: 'cancel-drill',
+        target: cycleWorkflowId(year),
+        reason: '取消演练 / drill cancelled',
+        details: { year },
+      });
+      const { rows } = await app.db.query<{ work_point: number }>(
+        'SELECT work_point FROM cycle_assignees WHERE cycle_year = $1 ORDER BY work_point',
+        [year],
+      );
+      const terminated: string[] = [];
+      for (const id of [cycleWorkflowId(year), ...rows.map((r) => workPointWorkflowId(year, r.work_point))]) {
+        try {
+          await app.temporal.workflow.getHandle(id).terminate(`演练已取消 / drill cancelled by ${actor}`);
+          terminated.push(id);
+        } catch (err) {
+          // Already finished (a child goes with its parent) or never started: nothing to stop.
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+      const deleted = await deleteCycleRecords(app.db, year);
+      await settleAudit(app.db, auditId, 'accepted', { terminated: terminated.length, deleted });
+      return { year, cancelled: true as const, terminated, deleted };
     },
   );
 

@@ -1,0 +1,41 @@
+import type { Pool } from 'pg';
+import { inTransaction } from './pool';
+
+/** Whether a cycle's stored options mark it as a rehearsal (演练). */
+export function isDrillOptions(options: unknown): boolean {
+  return typeof options === 'object' && options !== null && (options as { drill?: unknown }).drill === true;
+}
+
+/** Rows removed when a drill is cancelled, per table. */
+export type CancelledRecords = Record<string, number>;
+
+/**
+ * Removes every record of one cycle year: its notices, reports with their receipts and files, the status projection
+ * and the cycle itself, in one transaction. Only for drills (the caller checks): a real cycle's records are the
+ * office's evidence and stay. The audit trail keeps the cancellation.
+ */
+export async function deleteCycleRecords(pool: Pool, year: number): Promise<CancelledRecords> {
+  return inTransaction(pool, async (c) => {
+    const counts: CancelledRecords = {};
+    const run = async (table: string, sql: string) => {
+      counts[table] = (await c.query(sql, [year])).rowCount ?? 0;
+    };
+    await run(
+      'attachments',
+      `DELETE FROM attachments WHERE submission_id IN (SELECT submission_id FROM reports WHERE cycle_year = $1
+                                                      UNION SELECT submission_id FROM receipts WHERE cycle_year = $1)`,
+    );
+    await run('receipts', 'DELETE FROM receipts WHERE cycle_year = $1');
+    await run('reports', 'DELETE FROM reports WHERE cycle_year = $1');
+    await run('outbox', 'DELETE FROM outbox WHERE cycle_year = $1');
+    await run(
+      'work_point_timeline',
+      `DELETE FROM work_point_timeline WHERE workflow_id LIKE 'wp-' || $1::text || '-%'`,
+    );
+    await run('work_point_obligations', 'DELETE FROM work_point_obligations WHERE cycle_year = $1');
+    await run('work_point_status', 'DELETE FROM work_point_status WHERE cycle_year = $1');
+    // cycle_assignees goes with its cycle (ON DELETE CASCADE).
+    await run('cycles', 'DELETE FROM cycles WHERE year = $1');
+    return counts;
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * Drills (演练): durations count from the moment the drill starts, and the office can cancel a drill so that it does
+ * not use up the year. A real cycle cannot be cancelled. Time-skipping server, no worker: only the API's part.
+ */
+import { readFileSync } from 'node:fs';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { cycleScheduleFor } from '../../activities/prepare-cycle';
+import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
+import { SEED_PLAN_PATH } from '../../launcher/seed';
+import { cycleWorkflowId } from '../../workflows/definitions';
+import { useApiTestContext } from '../helpers/app';
+
+const ctx = useApiTestContext();
+const YEAR = 2023;
+const DRILL = {
+  drill: true,
+  periods: [{ id: 'P1', label: '演练', opens: 'PT1M', due: 'PT10M' }],
+  reminderBefore: 'PT2M',
+  leadEscalationAfter: 'PT2M',
+  officeEscalationAfter: 'PT4M',
+  review: { request: 'PT5M', summaryDue: 'PT5M', rating: 'PT5M' },
+};
+
+beforeAll(async () => {
+  const app = await ctx.build();
+  expect(
+    (
+      await app.inject({
+        method: 'PUT',
+        url: '/api/units',
+        headers: ctx.admin,
+        payload: { units: DEMO_UNIT_DIRECTORY.units, groupSelections: DEMO_UNIT_DIRECTORY.groupSelections },
+      })
+    ).statusCode,
+  ).toBe(200);
+  const plan = await app.inject({
+    method: 'POST',
+    url: '/api/plans',
+    headers: { ...ctx.admin, 'content-type': 'text/plain' },
+    payload: readFileSync(SEED_PLAN_PATH, 'utf8'),
+  });
+  expect(plan.statusCode).toBe(201);
+});
+
+async function status(workflowId: string): Promise<string | undefined> {
+  try {
+    return (await ctx.env.client.workflow.getHandle(workflowId).describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+test('a drill counts its durations from its start: the first due date is start + the duration', async () => {
+  const app = await ctx.build();
+  const before = Date.now();
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/cycles',
+    headers: ctx.admin,
+    payload: { year: YEAR, options: DRILL },
+  });
+  const after = Date.now();
+  expect(res.statusCode).toBe(202);
+  const { rows } = await ctx.db.pool.query<{ options: { drill: boolean; startedAt: string } }>(
+    'SELECT options FROM cycles WHERE year = $1',
+    [YEAR],
+  );
+  const startedAt = Date.parse(rows[0]?.options.startedAt ?? '');
+  expect(startedAt).toBeGreaterThanOrEqual(before - 1000); // ISO strings carry whole seconds
+  expect(startedAt).toBeLessThanOrEqual(after);
+  const schedule = cycleScheduleFor(YEAR, rows[0]?.options);
+  expect(schedule.periods[0]?.opensAt).toBe(startedAt + 60_000);
+  expect(schedule.periods[0]?.dueAt).toBe(startedAt + 60_000 + 600_000);
+  expect(schedule.periods[0]?.reminderAt).toBe(startedAt + 60_000 + 600_000 - 120_000);
+  // The Temporal UI says it is a rehearsal.
+  const described = await ctx.env.client.workflow.getHandle(cycleWorkflowId(YEAR)).describe();
+  expect(await described.staticSummary()).toMatch(/^【演练】/);
+});
+
+test('a real cycle cannot be cancelled; a drill can, and then the year is free again', async () => {
+  const app = await ctx.build();
+  // The drill of the previous test is running.
+  const cancelled = await app.inject({ method: 'DELETE', url: `/api/cycles/${YEAR}`, headers: ctx.admin });
+  expect(cancelled.statusCode).toBe(200);
+  expect(cancelled.json()).toMatchObject({ year: YEAR, cancelled: true, terminated: [cycleWorkflowId(YEAR)] });
+  expect(await status(cycleWorkflowId(YEAR))).toBe('TERMINATED');
+  const { rows } = await ctx.db.pool.query('SELECT 1 FROM cycles WHERE year = $1', [YEAR]);
+  expect(rows).toHaveLength(0);
+  const audit = await ctx.db.pool.query<{ action: string }>(
+    "SELECT action FROM audit_log WHERE action = 'cancel-drill'",
+  );
+  expect(audit.rows).toHaveLength(1);
+
+  // A viewer may not cancel anything.
+  const real = await app.inject({ method: 'POST', url: '/api/cycles', headers: ctx.admin, payload: { year: YEAR } });
+  expect(real.statusCode).toBe(202);
+  expect((await app.inject({ method: 'DELETE', url: `/api/cycles/${YEAR}`, headers: ctx.viewer })).statusCode).toBe(
+    403,
+  );
+  const refused = await app.inject({ method: 'DELETE', url: `/api/cycles/${YEAR}`, headers: ctx.admin });
+  expect(refused.statusCode).toBe(409);
+  expect(refused.json().error).toMatchObject({ code: 'not_a_drill', message: expect.stringContaining('不是演练') });
+  expect(await status(cycleWorkflowId(YEAR))).toBe('RUNNING');
+  expect((await app.inject({ method: 'DELETE', url: '/api/cycles/2031', headers: ctx.admin })).statusCode).toBe(404);
+});
