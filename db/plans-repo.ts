@@ -19,6 +19,8 @@ export interface PlanSummary {
   workPoints: number;
   warnings: number;
   createdAt: string;
+  /** The plan this one was carried over from (POST /api/plans/:id/copy), if any. */
+  derivedFrom: number | null;
 }
 
 /** Stores a parsed plan with its source text. The same document imported again returns the stored plan. */
@@ -56,6 +58,47 @@ export async function savePlan(
       );
     }
     return { id, created: true };
+  });
+}
+
+/**
+ * Carries a plan into another year: the same sections and work points, the year and the year in its title changed,
+ * recorded as derived from the original. Copying the same plan into the same year again returns the first copy.
+ * The cycle's dates come from the schedule of the year it runs in, so nothing else needs re-computing.
+ */
+export async function copyPlan(
+  pool: Pool,
+  id: number,
+  year: number,
+): Promise<{ id: number; created: boolean; derivedFrom: number } | undefined> {
+  return inTransaction(pool, async (client) => {
+    const original = await client.query<{ year: number; title: string | null; source_sha256: string }>(
+      'SELECT year, title, source_sha256 FROM plans WHERE id = $1',
+      [id],
+    );
+    const from = original.rows[0];
+    if (!from) return undefined;
+    const existing = await client.query<{ id: string }>('SELECT id FROM plans WHERE derived_from = $1 AND year = $2', [
+      id,
+      year,
+    ]);
+    if (existing.rows[0]) return { id: Number(existing.rows[0].id), created: false, derivedFrom: id };
+    const title = from.title?.replaceAll(String(from.year), String(year)) ?? null;
+    const sha = createHash('sha256').update(`${from.source_sha256}:copy:${year}`).digest('hex');
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO plans (year, title, issuer, doc_number, issued_at, source_text, source_sha256, warnings, sections,
+                          derived_from)
+       SELECT $2, $3, issuer, doc_number, issued_at, source_text, $4, warnings, sections, id FROM plans WHERE id = $1
+       RETURNING id`,
+      [id, year, title, sha],
+    );
+    const copy = Number(rows[0]?.id);
+    await client.query(
+      `INSERT INTO work_points (plan_id, number, section, title, text, lead_units, responsible_units, origin)
+       SELECT $2, number, section, title, text, lead_units, responsible_units, origin FROM work_points WHERE plan_id = $1`,
+      [id, copy],
+    );
+    return { id: copy, created: true, derivedFrom: id };
   });
 }
 
@@ -122,10 +165,11 @@ export async function listPlans(pool: Pool): Promise<PlanSummary[]> {
     work_points: string;
     warnings: number;
     created_at: Date;
+    derived_from: string | null;
   }>(
     `SELECT p.id, p.year, p.title, p.doc_number, to_char(p.issued_at, 'YYYY-MM-DD') AS issued_at,
             (SELECT count(*) FROM work_points w WHERE w.plan_id = p.id) AS work_points,
-            jsonb_array_length(p.warnings) AS warnings, p.created_at
+            jsonb_array_length(p.warnings) AS warnings, p.created_at, p.derived_from
      FROM plans p ORDER BY p.year DESC, p.id DESC`,
   );
   return rows.map((r) => ({
@@ -137,6 +181,7 @@ export async function listPlans(pool: Pool): Promise<PlanSummary[]> {
     workPoints: Number(r.work_points),
     warnings: r.warnings,
     createdAt: r.created_at.toISOString(),
+    derivedFrom: r.derived_from === null ? null : Number(r.derived_from),
   }));
 }
 

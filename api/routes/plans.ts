@@ -10,7 +10,7 @@ import {
   type Plan,
 } from '../../domain/plan';
 import { resolvePlanAssignees } from '../../domain/units';
-import { getPlan, listPlans, savePlan } from '../../db/plans-repo';
+import { copyPlan, getPlan, listPlans, savePlan } from '../../db/plans-repo';
 import { loadDirectory } from '../../db/units-repo';
 import { DomainError, errorResponses } from '../errors';
 import { NoQuery, strictObject } from '../schemas/input';
@@ -24,6 +24,7 @@ const PlanSummarySchema = z.object({
   workPoints: z.number().int(),
   warnings: z.number().int(),
   createdAt: z.string(),
+  derivedFrom: z.number().int().nullable().describe('the plan this one was copied from (another year)'),
 });
 
 const StoredPlanSchema = PlanSchema.and(
@@ -102,6 +103,15 @@ const IdParams = z.object({
     .regex(/^[1-9]\d{0,14}$/, { error: '计划编号应为正整数 / expected a plan id, a positive whole number' })
     .transform(Number),
 });
+
+const CopyResultSchema = z
+  .object({
+    id: z.number().int().describe('the copy'),
+    year: z.number().int(),
+    derivedFrom: z.number().int().describe('the plan it was copied from'),
+    created: z.boolean(),
+  })
+  .meta({ id: 'PlanCopy' });
 
 /** The stored unit directory cannot be used at all (e.g. it is empty): say so and how to fix it, not a 500. */
 export function directoryIncomplete(err: ZodError): DomainError {
@@ -209,6 +219,43 @@ const plans: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const plan = await planOr404(request.params.id);
       return plan;
+    },
+  );
+
+  app.post(
+    '/api/plans/:id/copy',
+    {
+      schema: {
+        tags: ['plans'],
+        summary: "Carry a plan into another year (e.g. to start the current year with last year's plan)",
+        description:
+          'The same work points, the year (and the year in the title) changed, recorded as derived from the original. ' +
+          'The same copy again answers 200 with the first copy.',
+        params: IdParams,
+        querystring: NoQuery,
+        body: strictObject({ year: z.number().int().min(2000).max(2100).describe('the year to carry the plan into') }),
+        response: {
+          201: CopyResultSchema,
+          200: CopyResultSchema,
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const plan = await planOr404(request.params.id);
+      const { year } = request.body;
+      if (plan.year === year) {
+        throw new DomainError(
+          422,
+          'same_year',
+          `计划 ${plan.id} 已是 ${year} 年的工作要点 / plan ${plan.id} is already for ${year}`,
+        );
+      }
+      const copy = await copyPlan(app.db, plan.id, year);
+      if (!copy) throw new DomainError(404, 'plan_not_found', `没有编号为 ${plan.id} 的计划 / no plan ${plan.id}`);
+      return reply
+        .status(copy.created ? 201 : 200)
+        .send({ id: copy.id, year, derivedFrom: copy.derivedFrom, created: copy.created });
     },
   );
 

@@ -104,3 +104,71 @@ test('a real cycle cannot be cancelled; a drill can, and then the year is free a
   expect(await status(cycleWorkflowId(YEAR))).toBe('RUNNING');
   expect((await app.inject({ method: 'DELETE', url: '/api/cycles/2031', headers: ctx.admin })).statusCode).toBe(404);
 });
+
+test("a plan carried into today's year starts that year's drill: copy, again, refusals", async () => {
+  const app = await ctx.build();
+  const thisYear = Number(new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 4)); // Asia/Shanghai
+  const plans = (await app.inject({ method: 'GET', url: '/api/plans', headers: ctx.admin })).json() as {
+    id: number;
+    year: number;
+  }[];
+  const original = plans.find((p) => p.year === YEAR);
+  if (!original) throw new Error('the seed plan was imported in beforeAll');
+  const copy = await app.inject({
+    method: 'POST',
+    url: `/api/plans/${original.id}/copy`,
+    headers: ctx.admin,
+    payload: { year: thisYear },
+  });
+  expect(copy.statusCode).toBe(201);
+  const { id } = copy.json() as { id: number };
+  expect(copy.json()).toMatchObject({ year: thisYear, derivedFrom: original.id, created: true });
+  const again = await app.inject({
+    method: 'POST',
+    url: `/api/plans/${original.id}/copy`,
+    headers: ctx.admin,
+    payload: { year: thisYear },
+  });
+  expect(again.statusCode).toBe(200);
+  expect(again.json()).toMatchObject({ id, created: false });
+  const stored = (await app.inject({ method: 'GET', url: `/api/plans/${id}`, headers: ctx.admin })).json() as {
+    year: number;
+    title: string;
+    workPoints: unknown[];
+  };
+  expect(stored.year).toBe(thisYear);
+  expect(stored.title).toContain(`${thisYear}年`);
+  expect(stored.workPoints).toHaveLength(29);
+  const listed = (await app.inject({ method: 'GET', url: '/api/plans', headers: ctx.admin })).json() as {
+    id: number;
+    derivedFrom: number | null;
+  }[];
+  expect(listed.find((p) => p.id === id)?.derivedFrom).toBe(original.id);
+  const sameYear = await app.inject({
+    method: 'POST',
+    url: `/api/plans/${original.id}/copy`,
+    headers: ctx.admin,
+    payload: { year: YEAR },
+  });
+  expect(sameYear.statusCode).toBe(422);
+  const missing = await app.inject({
+    method: 'POST',
+    url: '/api/plans/999/copy',
+    headers: ctx.admin,
+    payload: { year: thisYear },
+  });
+  expect(missing.statusCode).toBe(404);
+
+  // Today's year, a drill that runs from now — then cancelled, leaving the year to the real cycle.
+  const drill = await app.inject({
+    method: 'POST',
+    url: '/api/cycles',
+    headers: ctx.admin,
+    payload: { year: thisYear, options: DRILL },
+  });
+  expect(drill.statusCode).toBe(202);
+  expect(drill.json()).toMatchObject({ planId: id });
+  expect((await app.inject({ method: 'DELETE', url: `/api/cycles/${thisYear}`, headers: ctx.admin })).statusCode).toBe(
+    200,
+  );
+});

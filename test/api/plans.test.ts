@@ -211,6 +211,7 @@ describe('GET /api/plans and /api/plans/:id', () => {
         workPoints: 29,
         warnings: 0,
         createdAt: expect.any(String),
+        derivedFrom: null,
       },
     ]);
   });
