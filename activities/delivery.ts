@@ -267,8 +267,10 @@ function byUrgency(a: ClaimedRow, b: ClaimedRow): number {
 
 export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
   /** Rows that may be attempted at $1: pending, past deliver_after, past their back-off. */
-  const due = (t: string) =>
-    `${t}.status = 'pending' AND ${t}.deliver_after <= $1 AND (${t}.next_attempt_at IS NULL OR ${t}.next_attempt_at <= $1)`;
+  const due = (t: string, quiet: boolean) =>
+    `${t}.status = 'pending' AND ${t}.deliver_after <= $1 AND (${t}.next_attempt_at IS NULL OR ${t}.next_attempt_at <= $1)` +
+    // In quiet hours only a drill's notices go out: a rehearsal is watched while it runs.
+    (quiet ? ` AND ${t}.cycle_year IN (SELECT year FROM cycles WHERE options ->> 'drill' = 'true')` : '');
 
   /** Claims settled by nobody: their worker died between claim and outcome. Real time, not workflow time. */
   async function settleStaleClaims(): Promise<number> {
@@ -301,13 +303,13 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
    * this one holds instead of waiting and then sending them again; the status change to 'sending' keeps
    * them out of every later pass once the transaction commits.
    */
-  async function claim(contact: Contact, now: number): Promise<Message[]> {
+  async function claim(contact: Contact, now: number, quiet: boolean): Promise<Message[]> {
     return inTransaction(pool, async (client) => {
       const { rows } = await client.query<ClaimedRow>(
         `SELECT id::text, idempotency_key AS key, kind, cycle_year, work_point, period, subject, body, link, due_at,
                 scheduled_for, digest, attempts
          FROM outbox o
-         WHERE ${due('o')} AND unit_id = $2 AND channel = $3 AND address = $4
+         WHERE ${due('o', quiet)} AND unit_id = $2 AND channel = $3 AND address = $4
          ORDER BY id
          FOR UPDATE SKIP LOCKED`,
         [new Date(now), contact.unit_id, contact.channel, contact.address],
@@ -524,13 +526,14 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
         unknown: await settleStaleClaims(),
         more: false,
       };
-      // Retries and late passes can fall into quiet hours even though deliver_after never does.
-      if (isQuiet(now, d.policy.quietHours)) return { ...result, quiet: true };
+      // Retries and late passes can fall into quiet hours even though deliver_after never does: then only drills.
+      const quiet = isQuiet(now, d.policy.quietHours);
+      result.quiet = quiet;
 
       const { rows: contacts } = await pool.query<Contact>(
         `SELECT o.unit_id, u.name AS unit_name, o.channel, o.address
          FROM outbox o LEFT JOIN units u ON u.id = o.unit_id
-         WHERE ${due('o')}
+         WHERE ${due('o', quiet)}
          GROUP BY o.unit_id, u.name, o.channel, o.address
          ORDER BY min(o.deliver_after), min(o.id)
          LIMIT $2`,
@@ -540,7 +543,7 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
 
       for (const contact of contacts.slice(0, d.contactsPerPass)) {
         alive();
-        const messages = await claim(contact, now);
+        const messages = await claim(contact, now, quiet);
         let next = 0;
         try {
           for (; next < messages.length; next += 1) {

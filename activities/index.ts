@@ -11,6 +11,7 @@ import type {
   WorkPointInput,
 } from '../workflows/definitions';
 import { deliveryTime } from '../domain/delivery-time';
+import { drillYears } from '../db/cycles-repo';
 import { createDeliveryActivities, resolveDelivery, type DeliveryOptions } from './delivery';
 import { prepareCycleData, recordCycle, recordedWorkPointInputs } from './prepare-cycle';
 import { insertOutbox, writeReports, writeStatus, type OutboxRow } from './records';
@@ -94,6 +95,7 @@ export function createActivities(deps: ActivityDeps) {
       [unitIds],
     );
     const units = new Map(rows.map((r) => [r.id, r]));
+    const drills = await drillYears(pool, [...new Set(notices.map((n) => n.cycleYear))]);
     const calendarMissing = new Set<number>();
     const outbox: OutboxRow[] = [];
     for (const n of notices) {
@@ -104,8 +106,12 @@ export function createActivities(deps: ActivityDeps) {
         log.warn('unit has no contacts; notice goes to the log channel', { unitId: n.unitId, key: n.key });
       }
       const link = linkFor(n);
-      const { subject, body } = renderNotice(n, unit?.name ?? n.unitId, link);
-      const when = deliveryTime(n.scheduledFor, n.kind, delivery.policy, delivery.calendar);
+      const drill = drills.has(n.cycleYear);
+      const { subject, body } = renderNotice(n, unit?.name ?? n.unitId, link, drill);
+      // A drill's notices go out at once: no digest, no waiting for the morning.
+      const when = drill
+        ? { deliverAfter: n.scheduledFor, digest: false }
+        : deliveryTime(n.scheduledFor, n.kind, delivery.policy, delivery.calendar);
       if (when.calendarMissingYear !== undefined) calendarMissing.add(when.calendarMissingYear);
       for (const c of contacts) {
         outbox.push({

@@ -31,7 +31,13 @@ function when(t: number | undefined): string {
   return `${shanghaiDate(t)} ${iso.slice(11, 16)}`;
 }
 
-export function renderNotice(n: NoticeRequest, recipientName: string, link: string | undefined): RenderedNotice {
+export function renderNotice(
+  n: NoticeRequest,
+  recipientName: string,
+  link: string | undefined,
+  /** A rehearsal (演练) says so in the subject and the first line. */
+  drill = false,
+): RenderedNotice {
   const item = `第${n.workPoint}条「${n.workPointTitle}」`;
   const period = n.periodLabel ? `${n.periodLabel}` : '';
   const due = n.dueAt !== undefined ? `截止时间：${when(n.dueAt)}（北京时间）` : '';
@@ -89,8 +95,9 @@ export function renderNotice(n: NoticeRequest, recipientName: string, link: stri
       break;
   }
   lines.push('', '——园区依法治区办（duban 督办系统自动发送）');
+  if (drill) lines.unshift('【演练】本通知来自演练周期，不是正式督办，无需实际办理。', '');
   return {
-    subject: `${SUBJECT[n.kind]}${n.cycleYear}年第${n.workPoint}条 ${n.workPointTitle}${period ? ` · ${period}` : ''}`,
+    subject: `${drill ? '【演练】' : ''}${SUBJECT[n.kind]}${n.cycleYear}年第${n.workPoint}条 ${n.workPointTitle}${period ? ` · ${period}` : ''}`,
     body: lines.filter((l, i) => l !== '' || i > 0).join('\n'),
   };
 }

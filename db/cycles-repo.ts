@@ -1,9 +1,21 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+
+type Queryable = Pool | PoolClient;
 import { inTransaction } from './pool';
 
 /** Whether a cycle's stored options mark it as a rehearsal (演练). */
 export function isDrillOptions(options: unknown): boolean {
   return typeof options === 'object' && options !== null && (options as { drill?: unknown }).drill === true;
+}
+
+/** Which of these cycle years are drills. */
+export async function drillYears(db: Queryable, years: number[]): Promise<Set<number>> {
+  if (years.length === 0) return new Set();
+  const { rows } = await db.query<{ year: number }>(
+    "SELECT year FROM cycles WHERE year = ANY($1::int[]) AND options ->> 'drill' = 'true'",
+    [years],
+  );
+  return new Set(rows.map((r) => r.year));
 }
 
 /** Rows removed when a drill is cancelled, per table. */

@@ -5,6 +5,7 @@ import formbody from '@fastify/formbody';
 import { z } from 'zod';
 import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { LinkError, parseLinkKeys, verifyLink, type LinkClaims } from '../../common/links';
+import { isDrillOptions } from '../../db/cycles-repo';
 import { chinaCalendar, CalendarMissingError, workdaysBetween } from '../../domain/calendar';
 import { shanghaiDate, toShanghaiIso } from '../../domain/schedule';
 import { cycleScheduleFor } from '../../activities/prepare-cycle';
@@ -129,6 +130,8 @@ interface Context {
   workPoint: { number: number; section: string | null; title: string; text: string };
   unit: { id: string; name: string };
   closed: boolean;
+  /** A rehearsal (演练): the page says so. */
+  drill: boolean;
 }
 
 class PageError extends Error {
@@ -264,6 +267,7 @@ export default async function replyRoutes(
         workPoint: wp,
         unit,
         closed: cycle.finishedAt !== null,
+        drill: isDrillOptions(cycle.options),
       };
     }
     // A report link names its period, and the period must be one of this cycle's: a link is used for exactly what
@@ -295,6 +299,7 @@ export default async function replyRoutes(
       workPoint: wp,
       unit,
       closed: cycle.finishedAt !== null,
+      drill: isDrillOptions(cycle.options),
     };
   }
 
@@ -315,7 +320,15 @@ export default async function replyRoutes(
     const pastDue = now > ctx.dueAt;
     const locked = ctx.closed || ctx.state === 'waived' || (pastDue && alreadyIn && ctx.state !== 'returned');
     const wpText = ctx.workPoint.text;
-    const body = html` <section>
+    const body = html`${
+        ctx.drill
+          ? html`<section class="error">
+              <h2>【演练】</h2>
+              <p>这是演练周期：本页的报送仅用于熟悉流程，不计入正式督办。</p>
+            </section>`
+          : ''
+      }
+      <section>
         <div class="meta">${ctx.claims.y} 年法治政府建设工作要点 · 第${ctx.workPoint.section ?? ''}部分</div>
         <h2>第${ctx.workPoint.number}条 ${ctx.workPoint.title}</h2>
         <details>

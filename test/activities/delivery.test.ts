@@ -551,3 +551,32 @@ test('a notice in a year without calendar data is still scheduled (next 09:00) a
   expect(warnings[0]).toContain('2030');
   expect(warnings[0]).toContain('domain/calendar/2030.json');
 });
+
+test('a drill (演练) says so and goes out at once, in quiet hours too; a real cycle of the same night waits', async () => {
+  // Year 2025 is a drill here; a real notice of another year raised at the same instant keeps the rules.
+  const plan = await db.pool.query<{ id: string }>(
+    `INSERT INTO plans (year, title, source_text, source_sha256, sections) VALUES (2025, '演练计划', 'x', 'drill-test', '[]')
+     RETURNING id::text`,
+  );
+  await db.pool.query(
+    `INSERT INTO cycles (year, plan_id, workflow_id, options) VALUES (2025, $1, 'cycle-2025', '{"drill": true}')`,
+    [plan.rows[0]!.id],
+  );
+  try {
+    const a = activities();
+    await a.notify([
+      notice('jingfa', 'reminder', '2025-03-12T22:30'),
+      notice('zhongchuan-zhen', 'reminder', '2025-03-12T22:30', { cycleYear: 2024, workflowId: 'wp-2024-06' }),
+    ]);
+    const drill = await rows('jingfa');
+    expect(drill.map((r) => [r.digest, r.deliver_after.getTime()])).toEqual([[false, bj('2025-03-12T22:30')]]);
+    const r = await a.deliverDue({ now: bj('2025-03-12T22:31') });
+    expect(r).toMatchObject({ quiet: true, messages: 1 });
+    expect(mails.map((m) => m.mail.subject)).toEqual([expect.stringMatching(/^【演练】【提醒】2025年第6条/)]);
+    expect(mails[0]!.mail.text).toContain('不是正式督办');
+    expect((await rows('zhongchuan-zhen')).map((x) => x.status)).toEqual(['pending']);
+  } finally {
+    await db.pool.query('DELETE FROM cycles WHERE year = 2025');
+    await db.pool.query(`DELETE FROM plans WHERE source_sha256 = 'drill-test'`);
+  }
+});

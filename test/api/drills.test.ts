@@ -8,7 +8,8 @@ import { cycleScheduleFor } from '../../activities/prepare-cycle';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { cycleWorkflowId } from '../../workflows/definitions';
-import { useApiTestContext } from '../helpers/app';
+import { parseLinkKeys, signLink } from '../../common/links';
+import { TEST_LINK_SECRET, useApiTestContext } from '../helpers/app';
 
 const ctx = useApiTestContext();
 const YEAR = 2023;
@@ -108,10 +109,12 @@ test('a real cycle cannot be cancelled; a drill can, and then the year is free a
 test("a plan carried into today's year starts that year's drill: copy, again, refusals", async () => {
   const app = await ctx.build();
   const thisYear = Number(new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 4)); // Asia/Shanghai
-  const plans = (await app.inject({ method: 'GET', url: '/api/plans', headers: ctx.admin })).json() as {
-    id: number;
-    year: number;
-  }[];
+  const plans = (await app.inject({ method: 'GET', url: '/api/plans', headers: ctx.admin })).json<
+    {
+      id: number;
+      year: number;
+    }[]
+  >();
   const original = plans.find((p) => p.year === YEAR);
   if (!original) throw new Error('the seed plan was imported in beforeAll');
   const copy = await app.inject({
@@ -121,7 +124,7 @@ test("a plan carried into today's year starts that year's drill: copy, again, re
     payload: { year: thisYear },
   });
   expect(copy.statusCode).toBe(201);
-  const { id } = copy.json() as { id: number };
+  const { id } = copy.json<{ id: number }>();
   expect(copy.json()).toMatchObject({ year: thisYear, derivedFrom: original.id, created: true });
   const again = await app.inject({
     method: 'POST',
@@ -131,18 +134,20 @@ test("a plan carried into today's year starts that year's drill: copy, again, re
   });
   expect(again.statusCode).toBe(200);
   expect(again.json()).toMatchObject({ id, created: false });
-  const stored = (await app.inject({ method: 'GET', url: `/api/plans/${id}`, headers: ctx.admin })).json() as {
+  const stored = (await app.inject({ method: 'GET', url: `/api/plans/${id}`, headers: ctx.admin })).json<{
     year: number;
     title: string;
     workPoints: unknown[];
-  };
+  }>();
   expect(stored.year).toBe(thisYear);
   expect(stored.title).toContain(`${thisYear}年`);
   expect(stored.workPoints).toHaveLength(29);
-  const listed = (await app.inject({ method: 'GET', url: '/api/plans', headers: ctx.admin })).json() as {
-    id: number;
-    derivedFrom: number | null;
-  }[];
+  const listed = (await app.inject({ method: 'GET', url: '/api/plans', headers: ctx.admin })).json<
+    {
+      id: number;
+      derivedFrom: number | null;
+    }[]
+  >();
   expect(listed.find((p) => p.id === id)?.derivedFrom).toBe(original.id);
   const sameYear = await app.inject({
     method: 'POST',
@@ -168,6 +173,19 @@ test("a plan carried into today's year starts that year's drill: copy, again, re
   });
   expect(drill.statusCode).toBe(202);
   expect(drill.json()).toMatchObject({ planId: id });
+  // The reply page of a drill says it is one.
+  const token = signLink(parseLinkKeys(TEST_LINK_SECRET), {
+    y: thisYear,
+    wp: 5,
+    u: DEMO_UNIT_DIRECTORY.units.find((u) => u.name === '中川镇')!.id,
+    p: 'report',
+    per: 'P1',
+    exp: Math.floor(Date.now() / 1000) + 3600,
+  });
+  const page = await app.inject({ method: 'GET', url: `/r/${token}` });
+  expect(page.statusCode).toBe(200);
+  expect(page.body).toContain('【演练】');
+  expect(page.body).toContain('不计入正式督办');
   expect((await app.inject({ method: 'DELETE', url: `/api/cycles/${thisYear}`, headers: ctx.admin })).statusCode).toBe(
     200,
   );
