@@ -1,3 +1,4 @@
+import { demoCommand } from './demo';
 import { planParseCommand, type CommandOutput } from './plan-parse';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './token';
 import { cycleStartCommand, cycleStatusCommand, reportCommand } from './cycle';
@@ -12,6 +13,7 @@ const USAGE = `duban — 督办 command line
   duban cycle status <year> [--json]            per work point: light, phase, overdue units
   duban report <year> --format csv|xlsx|html|json [--out file]
                                                 the annual report
+  duban demo                                    (re)start the live rehearsal (演练) on today's date
 
 With npm start running, commands find its database and API themselves. Otherwise token commands need
 DATABASE_URL, and cycle and report DUBAN_API_URL (default http://localhost:3000). cycle and report need
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, Command> = {
   'cycle start': cycleStartCommand,
   'cycle status': cycleStatusCommand,
   report: reportCommand,
+  demo: demoCommand,
 };
 
 export async function run(argv: string[], out: CommandOutput): Promise<number> {

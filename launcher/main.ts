@@ -17,6 +17,7 @@ import { migrate } from '../db/migrate';
 import { PROJECT_ROOT, resolveBinary } from './binaries';
 import { describeExit, killAllChildrenSync, spawnChild, stopChild, type ManagedChild } from './children';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
+import { demoLines, startDemo } from './demo';
 import { importPglite } from './pglite-import';
 import { removeStackFile, writeStackFile } from './stack-file';
 import { assertPortsFree, type PortClaim } from './ports';
@@ -261,6 +262,22 @@ async function importEarlierPglite(pgliteDir: string, url: string): Promise<void
   }
 }
 
+/**
+ * On a data directory without any cycle yet, a live rehearsal on today's date (launcher/demo.ts) and the lines that
+ * show three of its reply links. A demo that cannot start is reported, not fatal: the stack itself is fine.
+ */
+async function firstRunDemo(apiUrl: string, token: string): Promise<string[]> {
+  try {
+    const res = await fetch(`${apiUrl}/api/cycles`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok || ((await res.json()) as unknown[]).length > 0) return [];
+    log("starting the live demo: a rehearsal (演练) cycle on today's date");
+    return demoLines(await startDemo({ apiUrl, token, log }));
+  } catch (err) {
+    log(`the demo did not start (${err instanceof Error ? err.message : String(err)}); start it with: npx duban demo`);
+    return [];
+  }
+}
+
 async function launch(cfg: LauncherConfig): Promise<void> {
   const dataDir = path.resolve(PROJECT_ROOT, cfg.DATA_DIR);
   const givenDatabaseUrl = cfg.DATABASE_URL;
@@ -379,6 +396,8 @@ async function launch(cfg: LauncherConfig): Promise<void> {
   checkpoint();
   ready = true;
   writeStackFile(dataDir, { apiUrl, databaseUrl, embeddedDatabase: embedded, pid: process.pid });
+  const demo = adminTokenFile ? await firstRunDemo(apiUrl, readFileSync(adminTokenFile, 'utf8').trim()) : [];
+  checkpoint();
 
   const seconds = (performance.now() / 1000).toFixed(1);
   const pg = embedded
@@ -402,6 +421,7 @@ async function launch(cfg: LauncherConfig): Promise<void> {
       `  ${temporalLine}`,
       `  PostgreSQL    ${pg}`,
       `  data          ${dataDir}`,
+      ...demo,
       `  Ctrl-C stops everything`,
       '',
     ].join('\n'),

@@ -58,6 +58,7 @@ const CycleSummarySchema = z.object({
   finishedAt: z.string().nullable(),
   workPoints: z.number().int(),
   lights: z.object({ green: z.number().int(), yellow: z.number().int(), red: z.number().int() }),
+  drill: z.boolean().describe('a rehearsal (演练), started with options.drill'),
 });
 
 const YearParams = z.object({ year: YearParam });
@@ -409,8 +410,9 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         green: string;
         yellow: string;
         red: string;
+        options: unknown;
       }>(
-        `SELECT c.year, c.plan_id, c.workflow_id, c.run_id, c.started_at, c.finished_at,
+        `SELECT c.year, c.plan_id, c.workflow_id, c.run_id, c.started_at, c.finished_at, c.options,
                 (SELECT count(*) FROM work_points w WHERE w.plan_id = c.plan_id) AS work_points,
                 count(s.*) FILTER (WHERE s.light = 'green') AS green,
                 count(s.*) FILTER (WHERE s.light = 'yellow') AS yellow,
@@ -427,6 +429,7 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         finishedAt: r.finished_at?.toISOString() ?? null,
         workPoints: Number(r.work_points),
         lights: { green: Number(r.green), yellow: Number(r.yellow), red: Number(r.red) },
+        drill: isDrillOptions(r.options),
       }));
     },
   );

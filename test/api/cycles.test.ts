@@ -232,6 +232,7 @@ describe('starting the cycle', () => {
         runId: expect.any(String),
         workPoints: 29,
         lights: expect.objectContaining({ green: expect.any(Number) }),
+        drill: false,
       }),
     ]);
   });

@@ -173,6 +173,10 @@ test("a plan carried into today's year starts that year's drill: copy, again, re
   });
   expect(drill.statusCode).toBe(202);
   expect(drill.json()).toMatchObject({ planId: id });
+  const listed2 = (await app.inject({ method: 'GET', url: '/api/cycles', headers: ctx.viewer })).json<
+    { year: number; drill: boolean }[]
+  >();
+  expect(listed2.find((c) => c.year === thisYear)?.drill).toBe(true);
   // The reply page of a drill says it is one.
   const token = signLink(parseLinkKeys(TEST_LINK_SECRET), {
     y: thisYear,
