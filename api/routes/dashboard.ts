@@ -44,6 +44,7 @@ td.c-red{background:#ff8182}td.c-yellow{background:#fae17d}td.c-green{background
 .legend span{display:inline-block;padding:2px 10px;margin-right:6px;border-radius:4px}
 form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}form.filters label{margin:0;font-weight:400;font-size:13px}
 form.filters button{width:auto;margin:0;padding:6px 14px}
+section.views p{margin:4px 0}section.views a{margin-right:4px}
 `;
 
 // Strict: a misspelt ?asof= would otherwise show today's lights as if they were the asked-for date's.
@@ -66,6 +67,34 @@ interface ObligationRow {
   period: string;
   state: ObligationState;
   facts: Obligation | null;
+}
+
+/**
+ * The cycle's other views: the annual report in its formats (as of the page's date when one is chosen) and the
+ * ledgers (台账). All are GET /api routes, which the dashboard's sign-in cookie opens (api/plugins/auth.ts).
+ */
+function cycleViews(year: number, planId: number, asOf: number | undefined): Raw {
+  const report = (format: 'html' | 'xlsx' | 'csv') => {
+    const query = new URLSearchParams({ format });
+    if (asOf !== undefined) query.set('asOf', toShanghaiIso(asOf));
+    return `/api/cycles/${year}/report?${query.toString()}`;
+  };
+  return html`<section class="views">
+    <p>
+      <strong>年度报告${asOf === undefined ? '' : '（截至所选日期）'}</strong>：
+      <a href="${report('html')}" title="可在浏览器中打印">网页版</a> ·
+      <a href="${report('xlsx')}" title="下载 Excel 文件">Excel</a> ·
+      <a href="${report('csv')}" title="下载 CSV 文件（UTF-8）">CSV</a>
+    </p>
+    <p>
+      <strong>台账</strong>：
+      <a href="/api/notifications?cycle=${year}&amp;limit=500" title="本年度发给各单位的通知及送达情况">通知记录</a> ·
+      <a href="/api/audit" title="延期、免报、改派、提醒等干预记录（各年度）">操作记录</a> ·
+      <a href="/api/cycles/${year}" title="各要点的灯色、阶段和逾期单位">周期数据</a> ·
+      <a href="/api/plans/${planId}" title="本周期所用计划的全部要点">工作要点</a>
+      <span class="hint">（JSON 格式）</span>
+    </p>
+  </section>`;
 }
 
 /** A date means its end in Beijing time; anything else must be an instant with its offset (no guessed zone). */
@@ -267,8 +296,8 @@ export default async function dashboardRoutes(
       const read = readCyclePage(request.params.year, request.query);
       if ('problems' in read) return badRequest(reply, read.problems);
       const { year, asOf } = read;
-      const cycle = await app.db.query<{ options: unknown; workflow_id: string }>(
-        'SELECT options, workflow_id FROM cycles WHERE year = $1',
+      const cycle = await app.db.query<{ options: unknown; workflow_id: string; plan_id: string }>(
+        'SELECT options, workflow_id, plan_id FROM cycles WHERE year = $1',
         [year],
       );
       if (!cycle.rows[0]) {
@@ -371,6 +400,7 @@ export default async function dashboardRoutes(
             <button type="submit">筛选</button>
           </form>
         </section>
+        ${cycleViews(year, Number(cycle.rows[0].plan_id), asOf)}
         <section class="grid">
           <table>
             <thead>

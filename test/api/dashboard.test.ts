@@ -1,0 +1,130 @@
+/**
+ * The dashboard's pages as the office opens them (app.inject with the sign-in cookie a real login sets): the links
+ * from a cycle page to the annual report and the ledgers (台账).
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { parsePlan } from '../../domain/plan-parser';
+import { savePlan } from '../../db/plans-repo';
+import { SEED_PLAN_PATH } from '../../launcher/seed';
+import { useApiTestContext } from '../helpers/app';
+
+const ctx = useApiTestContext();
+
+let app: FastifyInstance;
+beforeEach(async () => {
+  app = await ctx.build();
+});
+
+/** Signs in through the login form and returns the cookie the browser would keep. */
+async function signIn(headers: { authorization: string }): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/dashboard/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({
+      token: headers.authorization.slice('Bearer '.length),
+      next: '/dashboard',
+    }).toString(),
+  });
+  expect(res.statusCode).toBe(303);
+  const setCookie = String(res.headers['set-cookie']);
+  expect(setCookie).toMatch(/; HttpOnly; SameSite=Strict; Path=\//);
+  const value = /^duban_token=([^;]+)/.exec(setCookie)?.[1];
+  if (!value) throw new Error(`no cookie in ${setCookie}`);
+  return `duban_token=${value}`;
+}
+
+/** A GET as the browser sends it after a click on the dashboard: the cookie and nothing else. */
+const open = (url: string, cookie: string) =>
+  app.inject({ method: 'GET', url, headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+
+const text = (html: string) =>
+  html
+    .replace(/<style>[\s\S]*?<\/style>/g, '')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
+
+/** The href of every link inside the page's `section.views`. */
+function viewLinks(html: string): string[] {
+  const section = /<section class="views">([\s\S]*?)<\/section>/.exec(html)?.[1];
+  if (section === undefined) throw new Error('no section.views on the page');
+  return [...section.matchAll(/href="([^"]*)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
+}
+
+const YEAR = 2023;
+let planId: number;
+
+/** The seed plan as the 2023 plan; saving the same text again returns the stored plan. */
+async function seedPlan(): Promise<void> {
+  const seed = readFileSync(SEED_PLAN_PATH, 'utf8');
+  const parsed = parsePlan(seed);
+  ({ id: planId } = await savePlan(ctx.db.pool, { ...parsed.plan!, year: YEAR }, seed, parsed.warnings));
+}
+
+describe('a cycle page', () => {
+  beforeAll(async () => {
+    await seedPlan();
+    // A cycle row without workflows: enough for the page, the report and the ledgers.
+    await ctx.db.pool.query('INSERT INTO cycles (year, plan_id, workflow_id) VALUES ($1, $2, $3)', [
+      YEAR,
+      planId,
+      `cycle-${YEAR}`,
+    ]);
+  });
+
+  test('links the annual report as HTML, Excel and CSV and the ledgers, and every link opens with the cookie alone', async () => {
+    for (const who of [ctx.viewer, ctx.admin]) {
+      const cookie = await signIn(who);
+      const res = await open(`/dashboard/cycles/${YEAR}`, cookie);
+      expect(res.statusCode).toBe(200);
+      const links = viewLinks(res.body);
+      expect(links).toEqual([
+        `/api/cycles/${YEAR}/report?format=html`,
+        `/api/cycles/${YEAR}/report?format=xlsx`,
+        `/api/cycles/${YEAR}/report?format=csv`,
+        `/api/notifications?cycle=${YEAR}&limit=500`,
+        '/api/audit',
+        `/api/cycles/${YEAR}`,
+        `/api/plans/${planId}`,
+      ]);
+      expect(text(res.body)).toMatch(/年度报告 ： 网页版 · Excel · CSV/);
+      expect(text(res.body)).toMatch(/台账 ： 通知记录 · 操作记录 · 周期数据 · 工作要点/);
+
+      const types = [/^text\/html/, /spreadsheetml/, /^text\/csv/, /json/, /json/, /json/, /json/];
+      for (const [i, link] of links.entries()) {
+        const opened = await open(link, cookie);
+        expect({ link, status: opened.statusCode }).toEqual({ link, status: 200 });
+        expect(opened.headers['content-type']).toMatch(types[i]!);
+      }
+      const cycle = (await open(links[5]!, cookie)).json<{ year: number; workflowId: string }>();
+      expect(cycle).toMatchObject({ year: YEAR, workflowId: `cycle-${YEAR}` });
+      expect((await open(links[6]!, cookie)).json<{ id: number }>().id).toBe(planId);
+    }
+  });
+
+  test('as of a past date, the report links ask for the report as of that date too', async () => {
+    const cookie = await signIn(ctx.viewer);
+    const res = await open(`/dashboard/cycles/${YEAR}?asOf=2023-07-15`, cookie);
+    const asOf = encodeURIComponent('2023-07-15T23:59:59+08:00');
+    expect(viewLinks(res.body).slice(0, 3)).toEqual(
+      ['html', 'xlsx', 'csv'].map((f) => `/api/cycles/${YEAR}/report?format=${f}&asOf=${asOf}`),
+    );
+    expect(text(res.body)).toContain('年度报告（截至所选日期）');
+    const report = await open(viewLinks(res.body)[0]!, cookie);
+    expect(report.statusCode).toBe(200);
+    expect(text(report.body)).toContain('截至 2023-07-15 23:59');
+  });
+
+  test('a link opened after signing out, or with a revoked or forged cookie, is 401 and shows no data', async () => {
+    const res = await open(`/api/cycles/${YEAR}/report?format=csv`, 'duban_token=dbn_forged');
+    expect(res.statusCode).toBe(401);
+    expect(res.body).not.toContain('年度,要点');
+    const none = await app.inject({ method: 'GET', url: `/api/cycles/${YEAR}/report?format=csv` });
+    expect(none.statusCode).toBe(401);
+  });
+});
