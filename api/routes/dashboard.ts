@@ -44,7 +44,8 @@ td.c-red{background:#ff8182}td.c-yellow{background:#fae17d}td.c-green{background
 .legend span{display:inline-block;padding:2px 10px;margin-right:6px;border-radius:4px}
 form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}form.filters label{margin:0;font-weight:400;font-size:13px}
 form.filters button{width:auto;margin:0;padding:6px 14px}
-section.views p{margin:4px 0}section.views a{margin-right:4px}
+.badge.drill{background:#bc4c00;color:#fff;font-weight:600}
+section.views p{margin:4px 0}section.views a{margin-right:4px}h3{font-size:15px;margin:14px 0 4px}ol{margin:4px 0;padding-left:1.6em}
 `;
 
 // Strict: a misspelt ?asof= would otherwise show today's lights as if they were the asked-for date's.
@@ -68,6 +69,11 @@ interface ObligationRow {
   state: ObligationState;
   facts: Obligation | null;
 }
+
+const DRILL_BADGE = html`<span class="badge drill">演练</span>`;
+
+/** The year a cycle started now would be: the calendar year in Beijing, read from the clock at every request. */
+const currentYear = (): number => Number(shanghaiDate(Date.now()).slice(0, 4));
 
 /**
  * The cycle's other views: the annual report in its formats (as of the page's date when one is chosen) and the
@@ -257,10 +263,7 @@ export default async function dashboardRoutes(
         <h2>年度周期</h2>
         ${
           rows.length === 0
-            ? html`<p>
-                尚未启动年度周期。导入工作要点后用 <code>POST /api/cycles</code> 或
-                <code>npx duban cycle start 2023</code> 启动。
-              </p>`
+            ? await nextSteps()
             : html`<table>
                 <tr>
                   <th>年度</th>
@@ -435,6 +438,57 @@ export default async function dashboardRoutes(
       return send(reply, 200, `${year} 年度督办`, body);
     },
   );
+
+  /** What to do on a fresh install: rehearse with the demo, or start this year (computed now, never a fixed year). */
+  async function nextSteps(): Promise<Raw> {
+    const year = currentYear();
+    const plans = await app.db.query<{ id: string; year: number; title: string | null }>(
+      'SELECT id, year, title FROM plans ORDER BY id DESC LIMIT 10',
+    );
+    const planForYear = plans.rows.find((p) => p.year === year);
+    return html`<p>尚未启动年度周期。下一步可以：</p>
+      <h3>先演练</h3>
+      <p>
+        <code>npx duban demo</code> —— 以今天的日期启动一个演练周期
+        ${DRILL_BADGE}：其通知和报告都是练习数据，不是正式督办。
+      </p>
+      <h3>启动 ${year} 年度周期</h3>
+      <ol>
+        <li>
+          ${
+            planForYear
+              ? html`${year} 年的工作要点已导入（计划 #${planForYear.id}），可直接启动。`
+              : html`准备 ${year} 年的工作要点：用 <code>POST /api/plans</code> 导入，或把已导入的计划复制到 ${year}
+                  年：
+                  <code>npx duban plan copy &lt;planId&gt; --year ${year}</code
+                  >${plans.rows.length > 0 ? '（planId 见下表）' : ''}。`
+          }
+        </li>
+        <li>
+          启动：<code>POST /api/cycles</code>，请求体 <code>{"year": ${year}}</code>（也可用
+          <code>npx duban cycle start ${year}</code>）
+        </li>
+      </ol>
+      ${
+        plans.rows.length === 0
+          ? html`<p class="hint">还没有导入任何计划。</p>`
+          : html`<table>
+              <tr>
+                <th>计划编号（planId）</th>
+                <th>年度</th>
+                <th>标题</th>
+              </tr>
+              ${plans.rows.map(
+                (p) =>
+                  html`<tr>
+                    <td>${p.id}</td>
+                    <td>${p.year}</td>
+                    <td>${p.title ?? ''}</td>
+                  </tr>`,
+              )}
+            </table>`
+      }`;
+  }
 
   function signedIn(request: FastifyRequest): Raw {
     return html`<section class="meta">

@@ -1,6 +1,6 @@
 /**
- * The dashboard's pages as the office opens them (app.inject with the sign-in cookie a real login sets): the links
- * from a cycle page to the annual report and the ledgers (台账).
+ * The dashboard's pages as the office opens them (app.inject with the sign-in cookie a real login sets): the empty
+ * overview's next steps and the links from a cycle page to the annual report and the ledgers (台账).
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -39,6 +39,10 @@ async function signIn(headers: { authorization: string }): Promise<string> {
 const open = (url: string, cookie: string) =>
   app.inject({ method: 'GET', url, headers: { cookie, 'sec-fetch-site': 'same-origin' } });
 
+/** The year it is now in Beijing, by the test's own reading of the clock (not the code under test). */
+const beijingYear = (): number =>
+  Number(new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Shanghai', year: 'numeric' }).format(new Date()));
+
 const text = (html: string) =>
   html
     .replace(/<style>[\s\S]*?<\/style>/g, '')
@@ -65,6 +69,48 @@ async function seedPlan(): Promise<void> {
   const parsed = parsePlan(seed);
   ({ id: planId } = await savePlan(ctx.db.pool, { ...parsed.plan!, year: YEAR }, seed, parsed.warnings));
 }
+
+describe('the overview before any cycle', () => {
+  test('offers the demo and starting the current year (Beijing, read from the clock), never 2023', async () => {
+    const cookie = await signIn(ctx.viewer);
+    const before = beijingYear();
+    const res = await open('/dashboard', cookie);
+    const after = beijingYear();
+    expect(res.statusCode).toBe(200);
+    const page = text(res.body);
+    const year = page.includes(`启动 ${after} 年度周期`) ? after : before;
+
+    expect(page).toContain('尚未启动年度周期');
+    expect(page).toMatch(/npx duban demo —— 以今天的日期启动一个演练周期 演练/);
+    expect(page).toContain(`启动 ${year} 年度周期`);
+    expect(page).toContain(`npx duban plan copy <planId> --year ${year}`);
+    expect(page).toContain('POST /api/plans');
+    expect(page).toContain(`POST /api/cycles ，请求体 {"year": ${year}}`);
+    expect(page).toContain(`npx duban cycle start ${year}`);
+    expect(page).toContain('还没有导入任何计划');
+    // Every year the page names is this one: no fixed year left in the suggestions.
+    expect([...new Set(page.match(/\b20\d\d\b/g))]).toEqual([String(year)]);
+    if (year !== 2023) expect(page).not.toContain('2023');
+  });
+
+  test('lists the plans already imported with their planId, and says when this year already has one', async () => {
+    await seedPlan();
+    const cookie = await signIn(ctx.viewer);
+
+    const year = beijingYear();
+    const withOld = text((await open('/dashboard', cookie)).body);
+    expect(withOld).toMatch(new RegExp(`计划编号（planId） 年度 标题 ${planId} ${YEAR} `));
+    expect(withOld).toContain(`npx duban plan copy <planId> --year ${year} （planId 见下表）`);
+    expect(withOld).not.toContain(`cycle start ${YEAR}`);
+
+    const current = `${year}年工作要点\n一、部分\n1. 事项。内容。（牵头单位：甲局；责任单位：乙局）`;
+    const { id: currentId } = await savePlan(ctx.db.pool, { ...parsePlan(current).plan!, year }, current, []);
+    const withCurrent = text((await open('/dashboard', cookie)).body);
+    expect(withCurrent).toContain(`${year} 年的工作要点已导入（计划 #${currentId}），可直接启动`);
+    expect(withCurrent).not.toContain('npx duban plan copy');
+    expect(withCurrent).toContain(`npx duban cycle start ${year}`);
+  });
+});
 
 describe('a cycle page', () => {
   beforeAll(async () => {
