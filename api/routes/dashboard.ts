@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
-import { z } from 'zod';
+import { z, ZodError } from 'zod';
 import { cycleScheduleFor } from '../../activities/prepare-cycle';
 import { obligationState, trafficLight, type Light } from '../../domain/light';
 import { shanghaiDate, toShanghaiIso, tryParseInstant } from '../../domain/schedule';
 import { verifyToken } from '../../db/tokens-repo';
 import {
   OBLIGATION_STATES,
+  type CycleSchedule,
   type Obligation,
   type ObligationState,
   type ReviewState,
@@ -44,7 +45,7 @@ td.c-red{background:#ff8182}td.c-yellow{background:#fae17d}td.c-green{background
 .legend span{display:inline-block;padding:2px 10px;margin-right:6px;border-radius:4px}
 form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}form.filters label{margin:0;font-weight:400;font-size:13px}
 form.filters button{width:auto;margin:0;padding:6px 14px}
-.badge.drill{background:#bc4c00;color:#fff;font-weight:600}
+section.drill{border:2px solid #bc4c00;background:#fff1e5;color:#762c00}.badge.drill{background:#bc4c00;color:#fff;font-weight:600}
 section.views p{margin:4px 0}section.views a{margin-right:4px}h3{font-size:15px;margin:14px 0 4px}ol{margin:4px 0;padding-left:1.6em}
 `;
 
@@ -68,6 +69,35 @@ interface ObligationRow {
   period: string;
   state: ObligationState;
   facts: Obligation | null;
+}
+
+/**
+ * A rehearsal cycle (演练) carries `drill: true` in the options it was started with. The option is domain/schedule.ts's;
+ * the dashboard only reads the stored jsonb, and anything but a literal true (missing, "true", 1) is a real cycle.
+ */
+function isDrill(options: unknown): boolean {
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    !Array.isArray(options) &&
+    (options as { drill?: unknown }).drill === true
+  );
+}
+
+/**
+ * The cycle's schedule from its stored options. Where domain/schedule.ts does not know `drill` (code older than the
+ * row), the page still shows the cycle: the flag labels it, the dates are in the other options.
+ */
+function scheduleOf(year: number, options: unknown): CycleSchedule {
+  try {
+    return cycleScheduleFor(year, options);
+  } catch (err) {
+    if (!(err instanceof ZodError) || typeof options !== 'object' || options === null || !('drill' in options)) {
+      throw err;
+    }
+    const { drill: _drill, ...rest } = options as Record<string, unknown>;
+    return cycleScheduleFor(year, rest);
+  }
 }
 
 const DRILL_BADGE = html`<span class="badge drill">演练</span>`;
@@ -248,13 +278,14 @@ export default async function dashboardRoutes(
     if (!requireActor(request, reply)) return reply;
     const { rows } = await app.db.query<{
       year: number;
+      options: unknown;
       finished_at: Date | null;
       red: number;
       yellow: number;
       green: number;
       n: number;
     }>(
-      `SELECT c.year, c.finished_at,
+      `SELECT c.year, c.options, c.finished_at,
               count(s.*) FILTER (WHERE s.light = 'red')::int AS red, count(s.*) FILTER (WHERE s.light = 'yellow')::int AS yellow,
               count(s.*) FILTER (WHERE s.light = 'green')::int AS green, count(s.*)::int AS n
        FROM cycles c LEFT JOIN work_point_status s ON s.cycle_year = c.year GROUP BY c.year ORDER BY c.year DESC`,
@@ -276,7 +307,9 @@ export default async function dashboardRoutes(
                 ${rows.map(
                   (r) =>
                     html`<tr>
-                      <td><a href="/dashboard/cycles/${r.year}">${r.year} 年</a></td>
+                      <td>
+                        <a href="/dashboard/cycles/${r.year}">${r.year} 年</a> ${isDrill(r.options) ? DRILL_BADGE : ''}
+                      </td>
                       <td>${r.n}</td>
                       <td>${r.red}</td>
                       <td>${r.yellow}</td>
@@ -315,7 +348,8 @@ export default async function dashboardRoutes(
         );
       }
       const at = asOf ?? Date.now();
-      const schedule = cycleScheduleFor(year, cycle.rows[0].options);
+      const drill = isDrill(cycle.rows[0].options);
+      const schedule = scheduleOf(year, cycle.rows[0].options);
       const statuses = await app.db.query<{
         work_point: number;
         workflow_id: string;
@@ -373,8 +407,19 @@ export default async function dashboardRoutes(
       const visibleUnits = unitOrder.filter(([id]) => !filterUnit || id === filterUnit);
       const count = (l: Light) => rows.filter((r) => r.light === l).length;
 
-      const body = html`<section>
-          <h2>${year} 年度周期 · ${asOf ? `截至 ${toShanghaiIso(at).slice(0, 16).replace('T', ' ')}` : '当前'}</h2>
+      const body = html`${
+          drill
+            ? html`<section class="drill" role="note">
+                <p><strong>${DRILL_BADGE} 这是演练周期，不是正式督办周期。</strong></p>
+                <p>本周期的通知、报送和年度报告都是练习数据，不作为督办依据。</p>
+              </section>`
+            : ''
+        }
+        <section>
+          <h2>
+            ${year} 年度周期${drill ? html` ${DRILL_BADGE}` : ''} ·
+            ${asOf ? `截至 ${toShanghaiIso(at).slice(0, 16).replace('T', ' ')}` : '当前'}
+          </h2>
           <p class="legend">
             <span class="badge red">红 ${count('red')}</span><span class="badge yellow">黄 ${count('yellow')}</span
             ><span class="badge green">绿 ${count('green')}</span>
@@ -435,7 +480,7 @@ export default async function dashboardRoutes(
           ${visibleRows.length === 0 ? html`<p>没有符合筛选条件的要点。</p>` : ''}
         </section>
         ${signedIn(request)}`;
-      return send(reply, 200, `${year} 年度督办`, body);
+      return send(reply, 200, `${year} 年度督办${drill ? '（演练）' : ''}`, body);
     },
   );
 

@@ -1,6 +1,7 @@
 /**
  * The dashboard's pages as the office opens them (app.inject with the sign-in cookie a real login sets): the empty
- * overview's next steps and the links from a cycle page to the annual report and the ledgers (台账).
+ * overview's next steps, the links from a cycle page to the annual report and the ledgers (台账), and the 演练 mark on
+ * rehearsal cycles. The browser test (test/e2e/dashboard-browser.test.ts) follows the report link in Chromium.
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -172,5 +173,60 @@ describe('a cycle page', () => {
     expect(res.body).not.toContain('年度,要点');
     const none = await app.inject({ method: 'GET', url: `/api/cycles/${YEAR}/report?format=csv` });
     expect(none.statusCode).toBe(401);
+  });
+});
+
+describe('a drill cycle (options.drill === true)', () => {
+  beforeAll(async () => {
+    const insert = (year: number, options: unknown) =>
+      ctx.db.pool.query('INSERT INTO cycles (year, plan_id, workflow_id, options) VALUES ($1, $2, $3, $4)', [
+        year,
+        planId,
+        `cycle-${year}`,
+        JSON.stringify(options),
+      ]);
+    await insert(2024, { drill: true, dueTime: '17:00' });
+    await insert(2025, { drill: 'true' });
+  });
+
+  test('its page opens with the 演练 banner and carries the mark in its heading and title', async () => {
+    const cookie = await signIn(ctx.viewer);
+    const res = await open('/dashboard/cycles/2024', cookie);
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/<section class="drill" role="note">/);
+    expect(res.body).toContain('<title>2024 年度督办（演练）</title>');
+    const page = text(res.body);
+    expect(page).toContain('演练 这是演练周期，不是正式督办周期。');
+    expect(page).toContain('本周期的通知、报送和年度报告都是练习数据，不作为督办依据。');
+    expect(page).toMatch(/2024 年度周期 演练 · 当前/);
+    // The banner comes before everything else on the page.
+    expect(res.body.indexOf('class="drill"')).toBeLessThan(res.body.indexOf('年度周期'));
+    // Still a full cycle page: the grid and the links.
+    expect(viewLinks(res.body)[0]).toBe('/api/cycles/2024/report?format=html');
+  });
+
+  test('a real cycle, or a drill flag that is not literally true, has no banner and no mark', async () => {
+    const cookie = await signIn(ctx.viewer);
+    const unmarked = async (year: number) => {
+      const res = await open(`/dashboard/cycles/${year}`, cookie);
+      expect({ year, status: res.statusCode }).toEqual({ year, status: 200 });
+      expect(res.body).not.toContain('class="drill"');
+      expect(res.body).not.toContain('演练');
+    };
+    await unmarked(YEAR);
+    for (const options of [{ drill: 1 }, { drill: { enabled: true } }, { drill: 'true' }]) {
+      await ctx.db.pool.query('UPDATE cycles SET options = $1 WHERE year = 2025', [JSON.stringify(options)]);
+      await unmarked(2025);
+    }
+  });
+
+  test('the overview marks the drill and only the drill', async () => {
+    const cookie = await signIn(ctx.viewer);
+    const res = await open('/dashboard', cookie);
+    const rows = [...res.body.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => text(m[1]!).trim());
+    const row = (year: number) => rows.find((r) => r.startsWith(`${year} 年`)) ?? '';
+    expect(row(2024)).toMatch(/^2024 年 演练 /);
+    for (const year of [YEAR, 2025]) expect(row(year)).toMatch(new RegExp(`^${year} 年 \\d`));
+    expect(res.body.match(/class="badge drill"/g)).toHaveLength(1);
   });
 });
