@@ -10,13 +10,20 @@ declare module 'fastify' {
   }
 }
 
-/** The HttpOnly cookie the dashboard keeps the token in (set it with SameSite=Strict; see the CSRF check below). */
+/**
+ * The HttpOnly cookie the dashboard keeps the token in, set with SameSite=Strict. On /api it authenticates reads only
+ * (COOKIE_METHODS), so the dashboard can link to the report and the ledgers while a request a browser sends by itself
+ * — a form another site submits — can change nothing.
+ */
 export const TOKEN_COOKIE = 'duban_token';
 
 /** Set-Cookie value that removes the token cookie. */
 export const CLEAR_TOKEN_COOKIE = `${TOKEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** What the dashboard cookie may do on /api: read. A change needs the token in the Authorization header. */
+const COOKIE_METHODS = new Set(['GET', 'HEAD']);
 
 const CREATE_HINT = 'npx duban token create';
 
@@ -61,12 +68,25 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-function unauthorized(reply: FastifyReply, error: 'missing' | 'invalid' | 'malformed'): DomainError {
+function unauthorized(
+  reply: FastifyReply,
+  error: 'missing' | 'invalid' | 'malformed' | 'cookie-read-only',
+): DomainError {
   // RFC 6750 §3: tell the client which scheme to use, and whether the token it sent was the problem.
   reply.header(
     'WWW-Authenticate',
-    error === 'missing' ? 'Bearer realm="duban"' : 'Bearer realm="duban", error="invalid_token"',
+    error === 'missing' || error === 'cookie-read-only'
+      ? 'Bearer realm="duban"'
+      : 'Bearer realm="duban", error="invalid_token"',
   );
+  if (error === 'cookie-read-only') {
+    return new DomainError(
+      401,
+      'cookie_read_only',
+      `管理页面的登录 Cookie 只能用于查看（GET）：修改数据请在请求头加 Authorization: Bearer <token>（用 ${CREATE_HINT} 创建） / ` +
+        `the dashboard's sign-in cookie only reads (GET, HEAD); to change data send Authorization: Bearer <token>`,
+    );
+  }
   if (error === 'missing') {
     return new DomainError(
       401,
@@ -114,6 +134,11 @@ export default fp(
         if (required) throw unauthorized(reply, 'malformed');
         return;
       }
+      // Refused before the token is looked up: a browser attaches the cookie to whatever it sends, so it cannot
+      // stand for the office's intent to change something, and an unchecked token is no guess to count.
+      if (required && credential.source === 'cookie' && !COOKIE_METHODS.has(request.method)) {
+        throw unauthorized(reply, 'cookie-read-only');
+      }
       // Guessing tokens: after too many wrong ones from this address, none is even looked at until the window ends.
       const wait = await app.signInFailures.blockedFor(request);
       if (wait !== undefined) {
@@ -123,23 +148,13 @@ export default fp(
       const actor = await verifyToken(app.db, credential.token);
       if (!actor) {
         await app.signInFailures.record(request);
-        if (required) throw unauthorized(reply, 'invalid');
-        // A stale dashboard cookie (revoked token) would otherwise count again on every page.
+        // A stale dashboard cookie (revoked token) would otherwise count again on every page and every link.
         if (credential.source === 'cookie') reply.header('set-cookie', CLEAR_TOKEN_COOKIE);
+        if (required) throw unauthorized(reply, 'invalid');
         return;
       }
       request.actor = actor;
       if (!required || SAFE_METHODS.has(request.method)) return;
-
-      if (credential.source === 'cookie' && isCrossSite(request)) {
-        // A browser sends the cookie along with a form another site submits; a header token it never sends by itself.
-        throw new DomainError(
-          403,
-          'cross_site_request',
-          '拒绝跨站请求：请从督办管理页面操作，或在请求头加 Authorization: Bearer <token> / ' +
-            'cross-site request refused: act from the duban dashboard or send Authorization: Bearer <token>',
-        );
-      }
       if (actor.role !== 'admin') {
         throw new DomainError(
           403,
@@ -152,9 +167,3 @@ export default fp(
   },
   { name: 'auth', dependencies: ['db', 'rate-limit'] },
 );
-
-/** Fetch Metadata: every current browser says whether a request comes from another site; other clients send nothing. */
-function isCrossSite(request: FastifyRequest): boolean {
-  const site = request.headers['sec-fetch-site'];
-  return site !== undefined && site !== 'same-origin' && site !== 'none';
-}

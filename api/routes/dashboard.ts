@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
-import { z } from 'zod';
+import { z, ZodError } from 'zod';
 import { cycleScheduleFor } from '../../activities/prepare-cycle';
 import { obligationState, trafficLight, type Light } from '../../domain/light';
 import { shanghaiDate, toShanghaiIso, tryParseInstant } from '../../domain/schedule';
 import { verifyToken } from '../../db/tokens-repo';
 import {
   OBLIGATION_STATES,
+  type CycleSchedule,
   type Obligation,
   type ObligationState,
   type ReviewState,
@@ -44,6 +45,8 @@ td.c-red{background:#ff8182}td.c-yellow{background:#fae17d}td.c-green{background
 .legend span{display:inline-block;padding:2px 10px;margin-right:6px;border-radius:4px}
 form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end}form.filters label{margin:0;font-weight:400;font-size:13px}
 form.filters button{width:auto;margin:0;padding:6px 14px}
+section.drill{border:2px solid #bc4c00;background:#fff1e5;color:#762c00}.badge.drill{background:#bc4c00;color:#fff;font-weight:600}
+section.views p{margin:4px 0}section.views a{margin-right:4px}h3{font-size:15px;margin:14px 0 4px}ol{margin:4px 0;padding-left:1.6em}
 `;
 
 // Strict: a misspelt ?asof= would otherwise show today's lights as if they were the asked-for date's.
@@ -66,6 +69,68 @@ interface ObligationRow {
   period: string;
   state: ObligationState;
   facts: Obligation | null;
+}
+
+/**
+ * A rehearsal cycle (演练) carries `drill: true` in the options it was started with. The option is domain/schedule.ts's;
+ * the dashboard only reads the stored jsonb, and anything but a literal true (missing, "true", 1) is a real cycle.
+ */
+function isDrill(options: unknown): boolean {
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    !Array.isArray(options) &&
+    (options as { drill?: unknown }).drill === true
+  );
+}
+
+/**
+ * The cycle's schedule from its stored options. Where domain/schedule.ts does not know `drill` (code older than the
+ * row), the page still shows the cycle: the flag labels it, the dates are in the other options.
+ */
+function scheduleOf(year: number, options: unknown): CycleSchedule {
+  try {
+    return cycleScheduleFor(year, options);
+  } catch (err) {
+    if (!(err instanceof ZodError) || typeof options !== 'object' || options === null || !('drill' in options)) {
+      throw err;
+    }
+    const { drill: _drill, ...rest } = options as Record<string, unknown>;
+    return cycleScheduleFor(year, rest);
+  }
+}
+
+const DRILL_BADGE = html`<span class="badge drill">演练</span>`;
+
+/** The year a cycle started now would be: the calendar year in Beijing, read from the clock at every request. */
+const currentYear = (): number => Number(shanghaiDate(Date.now()).slice(0, 4));
+
+/**
+ * The cycle's other views: the annual report in its formats (as of the page's date when one is chosen) and the
+ * ledgers (台账). All are GET /api routes, which the dashboard's sign-in cookie opens (api/plugins/auth.ts).
+ */
+function cycleViews(year: number, planId: number, asOf: number | undefined): Raw {
+  const report = (format: 'html' | 'xlsx' | 'csv') => {
+    const query = new URLSearchParams({ format });
+    if (asOf !== undefined) query.set('asOf', toShanghaiIso(asOf));
+    return `/api/cycles/${year}/report?${query.toString()}`;
+  };
+  return html`<section class="views">
+    <p>
+      <strong>年度报告${asOf === undefined ? '' : '（截至所选日期）'}</strong>：
+      <a href="${report('html')}" title="可在浏览器中打印">网页版</a> ·
+      <a href="${report('xlsx')}" title="下载 Excel 文件">Excel</a> ·
+      <a href="${report('csv')}" title="下载 CSV 文件（UTF-8）">CSV</a>
+    </p>
+    <p>
+      <strong>台账</strong>：
+      <a href="/api/notifications?cycle=${year}&amp;limit=500" title="本年度发给各单位的通知及送达情况">通知记录</a> ·
+      <a href="/api/audit" title="延期、免报、改派、提醒等干预记录（各年度）">操作记录</a> ·
+      <a href="/api/cycles/${year}" title="各要点的灯色、阶段和逾期单位">周期数据</a> ·
+      <a href="/api/plans/${planId}" title="本周期所用计划的全部要点">工作要点</a>
+      <span class="hint">（JSON 格式）</span>
+    </p>
+  </section>`;
 }
 
 /** A date means its end in Beijing time; anything else must be an instant with its offset (no guessed zone). */
@@ -213,13 +278,14 @@ export default async function dashboardRoutes(
     if (!requireActor(request, reply)) return reply;
     const { rows } = await app.db.query<{
       year: number;
+      options: unknown;
       finished_at: Date | null;
       red: number;
       yellow: number;
       green: number;
       n: number;
     }>(
-      `SELECT c.year, c.finished_at,
+      `SELECT c.year, c.options, c.finished_at,
               count(s.*) FILTER (WHERE s.light = 'red')::int AS red, count(s.*) FILTER (WHERE s.light = 'yellow')::int AS yellow,
               count(s.*) FILTER (WHERE s.light = 'green')::int AS green, count(s.*)::int AS n
        FROM cycles c LEFT JOIN work_point_status s ON s.cycle_year = c.year GROUP BY c.year ORDER BY c.year DESC`,
@@ -228,10 +294,7 @@ export default async function dashboardRoutes(
         <h2>年度周期</h2>
         ${
           rows.length === 0
-            ? html`<p>
-                尚未启动年度周期。导入工作要点后用 <code>POST /api/cycles</code> 或
-                <code>npx duban cycle start 2023</code> 启动。
-              </p>`
+            ? await nextSteps()
             : html`<table>
                 <tr>
                   <th>年度</th>
@@ -244,7 +307,9 @@ export default async function dashboardRoutes(
                 ${rows.map(
                   (r) =>
                     html`<tr>
-                      <td><a href="/dashboard/cycles/${r.year}">${r.year} 年</a></td>
+                      <td>
+                        <a href="/dashboard/cycles/${r.year}">${r.year} 年</a> ${isDrill(r.options) ? DRILL_BADGE : ''}
+                      </td>
                       <td>${r.n}</td>
                       <td>${r.red}</td>
                       <td>${r.yellow}</td>
@@ -267,8 +332,8 @@ export default async function dashboardRoutes(
       const read = readCyclePage(request.params.year, request.query);
       if ('problems' in read) return badRequest(reply, read.problems);
       const { year, asOf } = read;
-      const cycle = await app.db.query<{ options: unknown; workflow_id: string }>(
-        'SELECT options, workflow_id FROM cycles WHERE year = $1',
+      const cycle = await app.db.query<{ options: unknown; workflow_id: string; plan_id: string }>(
+        'SELECT options, workflow_id, plan_id FROM cycles WHERE year = $1',
         [year],
       );
       if (!cycle.rows[0]) {
@@ -283,7 +348,8 @@ export default async function dashboardRoutes(
         );
       }
       const at = asOf ?? Date.now();
-      const schedule = cycleScheduleFor(year, cycle.rows[0].options);
+      const drill = isDrill(cycle.rows[0].options);
+      const schedule = scheduleOf(year, cycle.rows[0].options);
       const statuses = await app.db.query<{
         work_point: number;
         workflow_id: string;
@@ -341,8 +407,19 @@ export default async function dashboardRoutes(
       const visibleUnits = unitOrder.filter(([id]) => !filterUnit || id === filterUnit);
       const count = (l: Light) => rows.filter((r) => r.light === l).length;
 
-      const body = html`<section>
-          <h2>${year} 年度周期 · ${asOf ? `截至 ${toShanghaiIso(at).slice(0, 16).replace('T', ' ')}` : '当前'}</h2>
+      const body = html`${
+          drill
+            ? html`<section class="drill" role="note">
+                <p><strong>${DRILL_BADGE} 这是演练周期，不是正式督办周期。</strong></p>
+                <p>本周期的通知、报送和年度报告都是练习数据，不作为督办依据。</p>
+              </section>`
+            : ''
+        }
+        <section>
+          <h2>
+            ${year} 年度周期${drill ? html` ${DRILL_BADGE}` : ''} ·
+            ${asOf ? `截至 ${toShanghaiIso(at).slice(0, 16).replace('T', ' ')}` : '当前'}
+          </h2>
           <p class="legend">
             <span class="badge red">红 ${count('red')}</span><span class="badge yellow">黄 ${count('yellow')}</span
             ><span class="badge green">绿 ${count('green')}</span>
@@ -371,6 +448,7 @@ export default async function dashboardRoutes(
             <button type="submit">筛选</button>
           </form>
         </section>
+        ${cycleViews(year, Number(cycle.rows[0].plan_id), asOf)}
         <section class="grid">
           <table>
             <thead>
@@ -402,9 +480,60 @@ export default async function dashboardRoutes(
           ${visibleRows.length === 0 ? html`<p>没有符合筛选条件的要点。</p>` : ''}
         </section>
         ${signedIn(request)}`;
-      return send(reply, 200, `${year} 年度督办`, body);
+      return send(reply, 200, `${year} 年度督办${drill ? '（演练）' : ''}`, body);
     },
   );
+
+  /** What to do on a fresh install: rehearse with the demo, or start this year (computed now, never a fixed year). */
+  async function nextSteps(): Promise<Raw> {
+    const year = currentYear();
+    const plans = await app.db.query<{ id: string; year: number; title: string | null }>(
+      'SELECT id, year, title FROM plans ORDER BY id DESC LIMIT 10',
+    );
+    const planForYear = plans.rows.find((p) => p.year === year);
+    return html`<p>尚未启动年度周期。下一步可以：</p>
+      <h3>先演练</h3>
+      <p>
+        <code>npx duban demo</code> —— 以今天的日期启动一个演练周期
+        ${DRILL_BADGE}：其通知和报告都是练习数据，不是正式督办。
+      </p>
+      <h3>启动 ${year} 年度周期</h3>
+      <ol>
+        <li>
+          ${
+            planForYear
+              ? html`${year} 年的工作要点已导入（计划 #${planForYear.id}），可直接启动。`
+              : html`准备 ${year} 年的工作要点：用 <code>POST /api/plans</code> 导入，或把已导入的计划复制到 ${year}
+                  年：
+                  <code>npx duban plan copy &lt;planId&gt; --year ${year}</code
+                  >${plans.rows.length > 0 ? '（planId 见下表）' : ''}。`
+          }
+        </li>
+        <li>
+          启动：<code>POST /api/cycles</code>，请求体 <code>{"year": ${year}}</code>（也可用
+          <code>npx duban cycle start ${year}</code>）
+        </li>
+      </ol>
+      ${
+        plans.rows.length === 0
+          ? html`<p class="hint">还没有导入任何计划。</p>`
+          : html`<table>
+              <tr>
+                <th>计划编号（planId）</th>
+                <th>年度</th>
+                <th>标题</th>
+              </tr>
+              ${plans.rows.map(
+                (p) =>
+                  html`<tr>
+                    <td>${p.id}</td>
+                    <td>${p.year}</td>
+                    <td>${p.title ?? ''}</td>
+                  </tr>`,
+              )}
+            </table>`
+      }`;
+  }
 
   function signedIn(request: FastifyRequest): Raw {
     return html`<section class="meta">

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import ExcelJS from 'exceljs';
 import { run } from '../../cli/main';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from '../../cli/token';
+import { parsePlan } from '../../domain/plan-parser';
+import { savePlan } from '../../db/plans-repo';
 import { createToken, verifyToken } from '../../db/tokens-repo';
+import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { bearer, useApiTestContext } from '../helpers/app';
 
 const ctx = useApiTestContext();
@@ -135,39 +140,142 @@ describe('bearer tokens on /api', () => {
   });
 });
 
-describe('the duban_token cookie (for the dashboard)', () => {
-  test('authenticates like the header', async () => {
-    const app = await ctx.build();
-    const viewerToken = ctx.viewer.authorization.slice('Bearer '.length);
-    const ok = await app.inject({ method: 'GET', url: '/api/plans', cookies: { duban_token: viewerToken } });
-    expect(ok.statusCode).toBe(200);
-    const bad = await app.inject({ method: 'GET', url: '/api/plans', cookies: { duban_token: 'dbn_wrong' } });
-    expect(bad.statusCode).toBe(401);
-    const post = await app.inject({
-      method: 'POST',
-      url: '/api/plans?dryRun=true',
-      cookies: { duban_token: viewerToken },
-      headers: { 'content-type': 'text/plain' },
-      payload: 'x',
-    });
-    expect(post.statusCode).toBe(403);
+describe('the duban_token cookie (for the dashboard): reads on /api, never changes', () => {
+  const tokenOf = (headers: { authorization: string }) => headers.authorization.slice('Bearer '.length);
+  const YEAR = 2023;
+
+  beforeAll(async () => {
+    // A cycle row without workflows is enough for the annual report (every work point unrated).
+    const text = readFileSync(SEED_PLAN_PATH, 'utf8');
+    const parsed = parsePlan(text);
+    const { id } = await savePlan(ctx.db.pool, { ...parsed.plan!, year: YEAR }, text, parsed.warnings);
+    await ctx.db.pool.query('INSERT INTO cycles (year, plan_id, workflow_id) VALUES ($1, $2, $3)', [
+      YEAR,
+      id,
+      `cycle-${YEAR}`,
+    ]);
   });
 
-  test('refuses a state-changing request another site makes with the cookie, but not the same origin', async () => {
+  test('a viewer cookie GETs the annual report as HTML, Excel and CSV, as the dashboard links it', async () => {
     const app = await ctx.build();
-    const adminToken = ctx.admin.authorization.slice('Bearer '.length);
-    const attempt = (site: string) =>
+    const get = (format: string) =>
+      app.inject({
+        method: 'GET',
+        url: `/api/cycles/${YEAR}/report?format=${format}`,
+        cookies: { duban_token: tokenOf(ctx.viewer) },
+        headers: { 'sec-fetch-site': 'same-origin' },
+      });
+    const page = await get('html');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain(`${YEAR} 年度报告`);
+
+    const xlsx = await get('xlsx');
+    expect(xlsx.statusCode).toBe(200);
+    expect(xlsx.headers['content-disposition']).toBe(`attachment; filename="duban-${YEAR}-annual-report.xlsx"`);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(xlsx.rawPayload as unknown as ArrayBuffer);
+    expect(wb.getWorksheet('要点')!.rowCount).toBe(30); // header + the 29 work points of the seed plan
+
+    const csv = await get('csv');
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.body.startsWith('\ufeff年度,要点,标题')).toBe(true);
+
+    const head = await app.inject({
+      method: 'HEAD',
+      url: `/api/cycles/${YEAR}/report?format=html`,
+      cookies: { duban_token: tokenOf(ctx.viewer) },
+    });
+    expect(head.statusCode).toBe(200);
+  });
+
+  test('a wrong cookie is 401 invalid_token, clears the cookie, and counts as a failed sign-in', async () => {
+    const app = await ctx.build({ RATE_LIMIT_AUTH_FAILURES: '2' });
+    const get = (token: string) =>
+      app.inject({
+        method: 'GET',
+        url: `/api/cycles/${YEAR}/report?format=csv`,
+        cookies: { duban_token: token },
+        remoteAddress: '10.9.0.1',
+      });
+    for (const token of ['dbn_wrong', `dbn_${randomBytes(32).toString('base64url')}`]) {
+      const bad = await get(token);
+      expect(bad.statusCode).toBe(401);
+      expect(bad.json().error.code).toBe('invalid_token');
+      expect(String(bad.headers['set-cookie'])).toMatch(/^duban_token=; .*Max-Age=0/);
+    }
+    // Two failures reach the limit: from this address even the right cookie now waits.
+    const blocked = await get(tokenOf(ctx.admin));
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.json().error.code).toBe('too_many_requests');
+  });
+
+  test('a viewer cookie reads what a viewer token reads: the same answer, reply links redacted', async () => {
+    await ctx.db.pool.query(
+      `INSERT INTO outbox (idempotency_key, workflow_id, cycle_year, work_point, unit_id, kind, period, channel, address,
+                           subject, body, link, scheduled_for)
+       VALUES ('auth-cookie-1', 'wp-2023-05', 2023, 5, 'jingfa', 'reminder', 'H1', 'log', 'jingfa',
+               '提醒', '请报送：http://duban.test/r/secret-link-token', 'http://duban.test/r/secret-link-token', now())`,
+    );
+    const app = await ctx.build();
+    const url = '/api/notifications?cycle=2023';
+    const byCookie = await app.inject({ method: 'GET', url, cookies: { duban_token: tokenOf(ctx.viewer) } });
+    const byToken = await app.inject({ method: 'GET', url, headers: ctx.viewer });
+    expect(byCookie.statusCode).toBe(200);
+    expect(byCookie.body).toBe(byToken.body);
+    expect(byCookie.body).not.toContain('secret-link-token');
+    expect(byCookie.json().items[0].link).toBe('http://duban.test/r/<redacted>');
+  });
+
+  test('refuses every state-changing request that carries only the cookie, admin or not, same-origin or not', async () => {
+    const app = await ctx.build();
+    const auditRows = async () =>
+      Number((await ctx.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_log')).rows[0]!.n);
+    const before = { plans: await countPlans(), audit: await auditRows() };
+    const remind = (cookie: string, headers: Record<string, string> = {}) =>
       app.inject({
         method: 'POST',
-        url: '/api/plans?dryRun=true',
-        cookies: { duban_token: adminToken },
-        headers: { 'content-type': 'text/plain', 'sec-fetch-site': site },
-        payload: '2023年工作要点\n一、部分\n1. 事项。内容。（牵头单位：甲局；责任单位：乙局）',
+        url: `/api/cycles/${YEAR}/work-points/5/remind`,
+        cookies: { duban_token: cookie },
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: {},
       });
-    const cross = await attempt('cross-site');
-    expect(cross.statusCode).toBe(403);
-    expect(cross.json().error.code).toBe('cross_site_request');
-    expect((await attempt('same-origin')).statusCode).toBe(200);
+    for (const site of [undefined, 'same-origin', 'cross-site']) {
+      const headers: Record<string, string> = site ? { 'sec-fetch-site': site } : {};
+      for (const token of [tokenOf(ctx.admin), tokenOf(ctx.viewer)]) {
+        const res = await remind(token, headers);
+        expect(res.statusCode).toBe(401);
+        expect(res.headers['www-authenticate']).toBe('Bearer realm="duban"');
+        expect(res.json().error).toEqual({
+          code: 'cookie_read_only',
+          message: expect.stringMatching(/^管理页面的登录 Cookie 只能用于查看/),
+        });
+      }
+    }
+    const plan = await app.inject({
+      method: 'POST',
+      url: '/api/plans',
+      cookies: { duban_token: tokenOf(ctx.admin) },
+      headers: { 'content-type': 'text/plain' },
+      payload: '2023年工作要点\n一、部分\n1. 事项。内容。（牵头单位：甲局；责任单位：乙局）',
+    });
+    expect(plan.statusCode).toBe(401);
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const res = await app.inject({
+        method,
+        url: method === 'PUT' ? '/api/units' : `/api/cycles/${YEAR}/work-points/5/units/jingfa`,
+        cookies: { duban_token: tokenOf(ctx.admin) },
+        ...(method === 'PUT' ? { payload: { units: [] } } : {}),
+      });
+      expect(res.json().error.code).toBe('cookie_read_only');
+    }
+    expect({ plans: await countPlans(), audit: await auditRows() }).toEqual(before);
+
+    // The header decides when both come along: the cookie does not spoil a bearer request.
+    const withHeader = await remind(tokenOf(ctx.viewer), ctx.admin);
+    expect(withHeader.json().error?.code).not.toBe('cookie_read_only');
+    expect(withHeader.statusCode).not.toBe(401);
   });
 });
 

@@ -3,8 +3,9 @@
 /**
  * The office's view of a year: the seed cycle run to mid-year on the time-skipping server with
  * scripted units, then the dashboard (login form, grid in red / yellow / green, "as of" a past date)
- * and the annual report (HTML, CSV, Excel, JSON) — looked at in Debian's Chromium, with screenshots
- * saved to test/artifacts/. Finally the year is rated and its unfinished items carried over.
+ * and the annual report (HTML, CSV and Excel opened from the dashboard's links with its sign-in cookie;
+ * JSON) — looked at in Debian's Chromium, with screenshots saved to test/artifacts/. Then the year is
+ * rated and its unfinished items carried over, and a rehearsal cycle shows its 演练 banner.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -207,28 +208,27 @@ test('mid-year the dashboard shows the seed cycle in red, yellow and green, also
   expect(report.workPoints).toHaveLength(29);
   expect(report.totals.missing).toBe(10); // work points 1, 4, …, 28: one unit each never reported H1
   expect(report.units[0]!.rank).toBe(1);
-  const csv = await app.inject({
-    method: 'GET',
-    url: `/api/cycles/${YEAR}/report?format=csv&asOf=${asOf}`,
-    headers: auth,
-  });
-  expect(csv.headers['content-type']).toMatch(/text\/csv/);
-  expect(csv.body.startsWith('\ufeff年度,要点,标题')).toBe(true);
-  const xlsx = await app.inject({
-    method: 'GET',
-    url: `/api/cycles/${YEAR}/report?format=xlsx&asOf=${asOf}`,
-    headers: auth,
-  });
+  // From the dashboard, with nothing but its sign-in cookie: the Excel and CSV downloads, then the printable page.
+  await page.goto(`${baseUrl}/dashboard/cycles/${YEAR}?asOf=${asOf}`);
+  const download = async (name: string) => {
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click(`section.views a:text-is("${name}")`)]);
+    expect(file.url()).toContain(`/api/cycles/${YEAR}/report?format=`);
+    return { name: file.suggestedFilename(), body: readFileSync(await file.path()) };
+  };
+  const xlsx = await download('Excel');
+  expect(xlsx.name).toBe(`duban-${YEAR}-annual-report.xlsx`);
   const wb = new ExcelJS.Workbook();
-  await wb.xlsx.load(xlsx.rawPayload as unknown as ArrayBuffer);
+  await wb.xlsx.load(xlsx.body as unknown as ArrayBuffer);
   expect(wb.worksheets.map((w) => w.name)).toEqual(['要点', '单位排名', '明细', '结转候选']);
   expect(wb.getWorksheet('要点')!.rowCount).toBe(30);
-  const reportPage = await context.newPage();
-  await reportPage.setExtraHTTPHeaders(auth);
-  await reportPage.goto(`${baseUrl}/api/cycles/${YEAR}/report?format=html&asOf=${asOf}`);
-  expect(await reportPage.textContent('body')).toContain('各单位按时报送率');
-  expect(await reportPage.locator('svg').count()).toBe(2);
-  await reportPage.screenshot({ path: path.join(ARTIFACTS, 'annual-report.png'), fullPage: true });
+  const csv = await download('CSV');
+  expect(csv.name).toBe(`duban-${YEAR}-annual-report.csv`);
+  expect(csv.body.toString('utf8').startsWith('\ufeff年度,要点,标题')).toBe(true);
+  await Promise.all([page.waitForNavigation(), page.click('section.views a:text-is("网页版")')]);
+  expect(page.url()).toBe(`${baseUrl}/api/cycles/${YEAR}/report?format=html&asOf=${asOf}`);
+  expect(await page.textContent('body')).toContain('各单位按时报送率');
+  expect(await page.locator('svg').count()).toBe(2);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'annual-report.png'), fullPage: true });
   await context.close();
 }, 180_000);
 
@@ -282,3 +282,31 @@ test('after the year-end rating the report is final and the unfinished items car
   });
   expect(denied.statusCode).toBe(403);
 }, 120_000);
+
+test('a rehearsal cycle opens with the 演练 banner, and the overview marks it', async () => {
+  const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM plans WHERE year = $1', [YEAR + 1]);
+  // Only the record: what the dashboard reads of a drill is its stored options.
+  await db.pool.query('INSERT INTO cycles (year, plan_id, workflow_id, options) VALUES ($1, $2, $3, $4)', [
+    YEAR + 1,
+    rows[0]!.id,
+    `cycle-${YEAR + 1}`,
+    JSON.stringify({ drill: true }),
+  ]);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  await page.goto(`${baseUrl}/dashboard/login?next=${encodeURIComponent(`/dashboard/cycles/${YEAR + 1}`)}`);
+  await page.fill('input[name="token"]', admin);
+  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+  expect(page.url()).toBe(`${baseUrl}/dashboard/cycles/${YEAR + 1}`);
+  const banner = page.locator('section.drill');
+  expect(await banner.isVisible()).toBe(true);
+  expect(await banner.textContent()).toContain('这是演练周期，不是正式督办周期');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-drill.png'), fullPage: true });
+
+  await page.goto(`${baseUrl}/dashboard`);
+  const marked = await page.$$eval('tr', (trs) =>
+    trs.filter((tr) => tr.querySelector('.badge.drill')).map((tr) => tr.querySelector('a')?.textContent ?? ''),
+  );
+  expect(marked).toEqual([`${YEAR + 1} 年`]);
+  await context.close();
+}, 60_000);
