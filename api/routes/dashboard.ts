@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
-import { z, ZodError } from 'zod';
+import { z } from 'zod';
 import { cycleScheduleFor } from '../../activities/prepare-cycle';
 import { obligationState, trafficLight, type Light } from '../../domain/light';
 import { shanghaiDate, toShanghaiIso, tryParseInstant } from '../../domain/schedule';
+import { isDrillOptions } from '../../db/cycles-repo';
 import { verifyToken } from '../../db/tokens-repo';
 import {
   OBLIGATION_STATES,
-  type CycleSchedule,
   type Obligation,
   type ObligationState,
   type ReviewState,
@@ -69,35 +69,6 @@ interface ObligationRow {
   period: string;
   state: ObligationState;
   facts: Obligation | null;
-}
-
-/**
- * A rehearsal cycle (演练) carries `drill: true` in the options it was started with. The option is domain/schedule.ts's;
- * the dashboard only reads the stored jsonb, and anything but a literal true (missing, "true", 1) is a real cycle.
- */
-function isDrill(options: unknown): boolean {
-  return (
-    typeof options === 'object' &&
-    options !== null &&
-    !Array.isArray(options) &&
-    (options as { drill?: unknown }).drill === true
-  );
-}
-
-/**
- * The cycle's schedule from its stored options. Where domain/schedule.ts does not know `drill` (code older than the
- * row), the page still shows the cycle: the flag labels it, the dates are in the other options.
- */
-function scheduleOf(year: number, options: unknown): CycleSchedule {
-  try {
-    return cycleScheduleFor(year, options);
-  } catch (err) {
-    if (!(err instanceof ZodError) || typeof options !== 'object' || options === null || !('drill' in options)) {
-      throw err;
-    }
-    const { drill: _drill, ...rest } = options as Record<string, unknown>;
-    return cycleScheduleFor(year, rest);
-  }
 }
 
 const DRILL_BADGE = html`<span class="badge drill">演练</span>`;
@@ -308,7 +279,8 @@ export default async function dashboardRoutes(
                   (r) =>
                     html`<tr>
                       <td>
-                        <a href="/dashboard/cycles/${r.year}">${r.year} 年</a> ${isDrill(r.options) ? DRILL_BADGE : ''}
+                        <a href="/dashboard/cycles/${r.year}">${r.year} 年</a>
+                        ${isDrillOptions(r.options) ? DRILL_BADGE : ''}
                       </td>
                       <td>${r.n}</td>
                       <td>${r.red}</td>
@@ -348,8 +320,8 @@ export default async function dashboardRoutes(
         );
       }
       const at = asOf ?? Date.now();
-      const drill = isDrill(cycle.rows[0].options);
-      const schedule = scheduleOf(year, cycle.rows[0].options);
+      const drill = isDrillOptions(cycle.rows[0].options);
+      const schedule = cycleScheduleFor(year, cycle.rows[0].options);
       const statuses = await app.db.query<{
         work_point: number;
         workflow_id: string;
