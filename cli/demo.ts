@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../launcher/binaries';
-import { DEMO_OPTIONS, DemoError, demoLines, startDemo } from '../launcher/demo';
+import { DemoError, demoLines, demoOptions, startDemo } from '../launcher/demo';
 import type { CommandOutput } from './plan-parse';
 import { apiUrlFor, runningStack } from './stack';
 
@@ -13,7 +13,7 @@ const USAGE = `duban demo — (re)start the live rehearsal (演练) on today's d
   A drill already running for that year is cancelled first; a year with a real cycle is left alone and the
   demo takes the next free year. Prints three live reply links.
   Uses the API of a running npm start (or DUBAN_API_URL) and DUBAN_TOKEN (or npm start's admin token).
-  Options: ${JSON.stringify(DEMO_OPTIONS)}
+  Options: ${JSON.stringify(demoOptions())}
 `;
 
 /** DUBAN_TOKEN, else the admin token npm start created in its data directory. */

@@ -193,6 +193,15 @@ export const LauncherConfigSchema = z.object({
   LINK_SECRET: linkSecret.optional(),
   DATA_DIR: z.string().trim().min(1).default('.data'),
   SEED_DEMO: booleanFlag(true),
+  /** When the first-run demo's period is due after it starts (ISO-8601 duration); its reminder comes halfway. */
+  DEMO_DUE: z
+    .string()
+    .trim()
+    .default('PT10M')
+    .transform((v) => tryParseDuration(v) ?? Number.NaN)
+    .refine((ms) => Number.isFinite(ms) && ms >= 20_000 && ms <= 86_400_000, {
+      message: "must be an ISO-8601 duration between 20 seconds and a day, e.g. 'PT10M'",
+    }),
   LOG_LEVEL: logLevel,
 });
 export type LauncherConfig = z.infer<typeof LauncherConfigSchema>;

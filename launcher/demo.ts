@@ -8,14 +8,18 @@ import { shanghaiDate } from '../domain/schedule';
  * started anew; a year that has a real cycle is left alone and the demo takes the next year without one.
  */
 
-export const DEMO_OPTIONS = {
-  drill: true,
-  periods: [{ id: 'P1', label: '演练时段', opens: 'PT5S', due: 'PT10M' }],
-  reminderBefore: 'PT5M',
-  leadEscalationAfter: 'PT2M',
-  officeEscalationAfter: 'PT4M',
-  review: { request: 'PT10M', summaryDue: 'PT10M', rating: 'PT10M' },
-} as const;
+/** The demo's options for a period due `dueMs` after the start: reminder halfway, escalations after a fifth and two. */
+export function demoOptions(dueMs = 10 * 60_000) {
+  const d = (ms: number) => `PT${Math.max(1, Math.round(ms / 1000))}S`;
+  return {
+    drill: true,
+    periods: [{ id: 'P1', label: '演练时段', opens: 'PT5S', due: d(dueMs) }],
+    reminderBefore: d(dueMs / 2),
+    leadEscalationAfter: d(dueMs / 5),
+    officeEscalationAfter: d((2 * dueMs) / 5),
+    review: { request: d(dueMs), summaryDue: d(dueMs), rating: d(dueMs) },
+  };
+}
 
 export interface DemoLink {
   unit: string;
@@ -43,6 +47,8 @@ interface ApiOptions {
   log?: (msg: string) => void;
   /** How long to wait for the first assignment notices. */
   timeoutMs?: number;
+  /** When the demo period is due after its start (default 10 minutes). */
+  dueMs?: number;
 }
 
 export async function startDemo(opts: ApiOptions): Promise<Demo> {
@@ -90,7 +96,7 @@ export async function startDemo(opts: ApiOptions): Promise<Demo> {
     planId = (await call<{ id: number }>('POST', `/api/plans/${source.id}/copy`, { year })).json.id;
     log(`demo: plan ${source.id} carried into ${year} as plan ${planId}`);
   }
-  await call('POST', '/api/cycles', { year, planId, options: DEMO_OPTIONS });
+  await call('POST', '/api/cycles', { year, planId, options: demoOptions(opts.dueMs) });
 
   // The links come from the assignment notices themselves: what the units get is what is printed.
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);

@@ -266,12 +266,12 @@ async function importEarlierPglite(pgliteDir: string, url: string): Promise<void
  * On a data directory without any cycle yet, a live rehearsal on today's date (launcher/demo.ts) and the lines that
  * show three of its reply links. A demo that cannot start is reported, not fatal: the stack itself is fine.
  */
-async function firstRunDemo(apiUrl: string, token: string): Promise<string[]> {
+async function firstRunDemo(apiUrl: string, token: string, dueMs: number): Promise<string[]> {
   try {
     const res = await fetch(`${apiUrl}/api/cycles`, { headers: { authorization: `Bearer ${token}` } });
     if (!res.ok || ((await res.json()) as unknown[]).length > 0) return [];
     log("starting the live demo: a rehearsal (演练) cycle on today's date");
-    return demoLines(await startDemo({ apiUrl, token, log }));
+    return demoLines(await startDemo({ apiUrl, token, log, dueMs }));
   } catch (err) {
     log(`the demo did not start (${err instanceof Error ? err.message : String(err)}); start it with: npx duban demo`);
     return [];
@@ -396,7 +396,9 @@ async function launch(cfg: LauncherConfig): Promise<void> {
   checkpoint();
   ready = true;
   writeStackFile(dataDir, { apiUrl, databaseUrl, embeddedDatabase: embedded, pid: process.pid });
-  const demo = adminTokenFile ? await firstRunDemo(apiUrl, readFileSync(adminTokenFile, 'utf8').trim()) : [];
+  const demo = adminTokenFile
+    ? await firstRunDemo(apiUrl, readFileSync(adminTokenFile, 'utf8').trim(), cfg.DEMO_DUE)
+    : [];
   checkpoint();
 
   const seconds = (performance.now() / 1000).toFixed(1);
