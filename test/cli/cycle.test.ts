@@ -28,7 +28,8 @@ function capture() {
 
 test('without a token or an API the commands say what to do, in one line, exit 1', async () => {
   const a = capture();
-  expect(await cycleStatusCommand(['2023'], a.out, {})).toBe(1);
+  // DATA_DIR without a running npm start: a stack in the checkout's .data must not lend its token to the test.
+  expect(await cycleStatusCommand(['2023'], a.out, { DATA_DIR: dir })).toBe(1);
   expect(a.o.stderr).toMatch(/^duban: 需要 API 令牌：请设置 DUBAN_TOKEN.*\n$/);
   const b = capture();
   expect(await cycleStatusCommand(['2023'], b.out, { DUBAN_TOKEN: 'x', DUBAN_API_URL: 'http://127.0.0.1:1' })).toBe(1);
