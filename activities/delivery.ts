@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { asyncLocalStorage, heartbeat, log } from '@temporalio/activity';
+import { asyncLocalStorage, CancelledFailure, heartbeat, log } from '@temporalio/activity';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type { Pool } from 'pg';
@@ -73,6 +73,12 @@ export interface DeliveryOptions {
   claimLeaseMs?: number;
   /** Timeout of one webhook request (SMTP has its own, set on the transport). */
   requestTimeoutMs?: number;
+  /**
+   * True once the worker has begun to shut down. A pass then stops before its next send and leaves the rest
+   * queued for the next worker: a pass of thousands of notices to a slow webhook would otherwise hold the
+   * worker's drain for minutes, until whoever stops it (npm start, systemd, Kubernetes) kills it mid-send.
+   */
+  stopping?: () => boolean;
 }
 
 export type ResolvedDelivery = Required<Omit<DeliveryOptions, 'mailer'>> & Pick<DeliveryOptions, 'mailer'>;
@@ -89,6 +95,7 @@ export function resolveDelivery(options: DeliveryOptions = {}): ResolvedDelivery
     contactsPerPass: options.contactsPerPass ?? 50,
     claimLeaseMs: options.claimLeaseMs ?? 10 * 60_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+    stopping: options.stopping ?? (() => false),
   };
 }
 
@@ -98,6 +105,11 @@ export function resolveDelivery(options: DeliveryOptions = {}): ResolvedDelivery
  */
 function alive(): void {
   if (asyncLocalStorage.getStore()) heartbeat();
+}
+
+/** The pass's activity was cancelled (by its workflow, a timeout, or the worker's shutdown grace running out). */
+function cancelled(): boolean {
+  return asyncLocalStorage.getStore()?.cancellationSignal.aborted === true;
 }
 
 // ─── configuration ───────────────────────────────────────────────────────────────────────────────
@@ -541,13 +553,24 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
       );
       result.more = contacts.length > d.contactsPerPass;
 
+      // Checked before every send, never during one: a send cut short has an unknown outcome.
+      const stop = () => d.stopping() || cancelled();
+      let stopped = false;
       for (const contact of contacts.slice(0, d.contactsPerPass)) {
+        if (stop()) {
+          stopped = true;
+          break;
+        }
         alive();
         const messages = await claim(contact, now, quiet);
         let next = 0;
         try {
           for (; next < messages.length; next += 1) {
             const m = messages[next]!;
+            if (stop()) {
+              stopped = true;
+              break;
+            }
             alive();
             try {
               await send(m);
@@ -561,9 +584,18 @@ export function createDeliveryActivities(pool: Pool, d: ResolvedDelivery) {
             result.notices += m.rows.length;
           }
         } finally {
-          // Only reached with unsent messages when recording an outcome failed (database trouble).
-          await release(messages.slice(next + 1)).catch(() => undefined);
+          // Unsent messages remain when the pass stopped (from `next`, never attempted) or when recording an
+          // outcome failed (after `next`, whose send happened: its claim is left for the lease to settle).
+          await release(messages.slice(stopped ? next : next + 1)).catch(() => undefined);
         }
+        if (stopped) break;
+      }
+      if (stopped) {
+        if (cancelled()) throw new CancelledFailure('delivery pass cancelled; unsent notices stay queued');
+        d.logger.info(
+          `worker shutting down: delivery pass stopped after ${result.messages} message(s); the rest stays queued`,
+        );
+        return { ...result, more: true };
       }
       return result;
     },

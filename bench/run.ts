@@ -595,10 +595,7 @@ function table(rows: Row[]): string {
   return [line(header), cols.map((c) => '-'.repeat(width(c))).join('  '), ...rows.map(line)].join('\n');
 }
 
-async function main(): Promise<void> {
-  const cfg = BenchConfigSchema.parse(
-    Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('BENCH_') && v !== '')),
-  );
+async function main(cfg: BenchConfig): Promise<void> {
   const startedAt = new Date();
   log(
     `W=${cfg.BENCH_WP} work points × U=${cfg.BENCH_UNITS} units, baseline N=${cfg.BENCH_N}, concurrency ${cfg.BENCH_CONCURRENCY}; ` +
@@ -615,6 +612,9 @@ async function main(): Promise<void> {
         : {}),
     },
     workerNodeArgs: cfg.BENCH_WORKER_NODE_ARGS,
+    onCreated: (created) => {
+      stackToStop = created;
+    },
   });
   let ok = false;
   const http = httpClient(stack.apiUrl, Math.max(cfg.BENCH_CONCURRENCY, 8));
@@ -945,11 +945,95 @@ async function main(): Promise<void> {
   }
 }
 
-process.on('SIGINT', () => {
-  killAllChildrenSync();
-  process.exit(130);
-});
-main().catch((err: unknown) => {
+const USAGE = `npm run bench — duban 与裸 Temporal 的基准测试 / duban measured against the bare Temporal client
+
+用法 / usage: [BENCH_…=…] npm run bench            (npm run bench -- --help: this text)
+
+One run on a stack of its own: a fresh database duban_bench_<stamp> on the PostgreSQL server of
+BENCH_ADMIN_DATABASE_URL, a Temporal dev server with its data in .data/bench-<stamp>, and the production worker and
+API. It measures the baseline, the seed cycle, a synthetic cycle and reports (bench/README.md), prints a table and
+writes bench/results/<date>.json and .svg, then drops the database and removes the directory. Ctrl-C (SIGINT or
+SIGTERM) stops the stack and removes them too; a second Ctrl-C kills everything at once.
+
+变量 / variables [default]:
+  BENCH_WP, BENCH_UNITS               [1000, 20]  size of the synthetic plan (work points × units)
+  BENCH_N                             [2000]      baseline workflows and signals
+  BENCH_CONCURRENCY                   [16]        requests in flight (baseline and reports)
+  BENCH_REPORTS                       [W × U]     reports in the closed-loop phase
+  BENCH_REPORTS_S, BENCH_PACED_S      [300, 60]   time budgets of the closed-loop and the paced phase, seconds
+  BENCH_PACED_N                       [2000]      corrections at half the maximum rate (0: skip)
+  BENCH_LAUNCH_TIMEOUT_S              [900]       upper bound on the synthetic cycle's launch, seconds
+  BENCH_WORKER_MAX_CACHED_WORKFLOWS   [—]         passed to the duban worker as WORKER_MAX_CACHED_WORKFLOWS
+  BENCH_WORKER_NODE_ARGS              [—]         extra node flags of the worker, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof
+  BENCH_LOG_LEVEL                     [warn]      LOG_LEVEL of worker and API (their logs: .data/bench-*/logs/)
+  BENCH_KEEP                          [false]     keep the database and .data/bench-* (always kept on failure)
+  BENCH_ADMIN_DATABASE_URL            [${DEFAULT_ADMIN_DATABASE_URL}]
+                                                  where the benchmark's database is created and dropped
+  BENCH_OUT                           [bench/results]  where the results go
+  BENCH_SEED                          [7]         seed of the order in which reports are sent
+`;
+
+/** The stack as soon as it exists, so that Ctrl-C can remove it even while it starts. */
+let stackToStop: Stack | undefined;
+let interrupted = false;
+
+/**
+ * Ctrl-C or SIGTERM: stop the stack and drop what it created (unless BENCH_KEEP), then exit 130. A second
+ * signal kills every child at once and leaves the database and the directory behind.
+ */
+function stopOnSignal(keep: boolean): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      log(`${signal} again: killing everything now; the database and data directory stay`);
+      killAllChildrenSync();
+      process.exit(130);
+    }
+    interrupted = true;
+    const stack = stackToStop;
+    log(
+      `${signal}: stopping the stack${keep ? ' (BENCH_KEEP: keeping its database and data directory)' : ' and removing its database and data directory'}` +
+        ' — Ctrl-C again to kill at once',
+    );
+    (stack ? stack.stop({ keep }) : Promise.resolve())
+      .catch((err: unknown) => {
+        log(`could not remove everything: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => {
+        if (stack && !keep)
+          log(`removed database ${stack.databaseName} and ${path.relative(PROJECT_ROOT, stack.dataDir)}`);
+        killAllChildrenSync();
+        process.exit(130);
+      });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (args.length > 0) {
+  process.stderr.write(
+    `bench: 不接受参数 / takes no arguments (got ${args.join(' ')}); it reads BENCH_* variables: npm run bench -- --help\n`,
+  );
+  process.exit(2);
+}
+const parsed = BenchConfigSchema.safeParse(
+  Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('BENCH_') && v !== '')),
+);
+if (!parsed.success) {
+  const issue = parsed.error.issues[0];
+  process.stderr.write(
+    `bench: 配置无效 / invalid configuration: ${issue?.path.join('.') ?? 'BENCH_*'} ${issue?.message ?? ''} (npm run bench -- --help)\n`,
+  );
+  process.exit(2);
+}
+stopOnSignal(parsed.data.BENCH_KEEP);
+main(parsed.data).catch((err: unknown) => {
+  // After a signal the stack fails under the harness's feet; the signal handler reports and exits.
+  if (interrupted) return;
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   killAllChildrenSync();
   process.exit(1);

@@ -47,6 +47,11 @@ export interface StackOptions {
    * exit is recorded) or 'fail' (the benchmark: figures from a half-dead stack are worthless).
    */
   onUnexpectedExit?: 'restart' | 'fail';
+  /**
+   * Called with the stack before it creates anything (database, data directory, processes), so that the caller
+   * can stop it — and remove what it created — even while it is still starting, e.g. on Ctrl-C.
+   */
+  onCreated?: (stack: Stack) => void;
 }
 
 export interface UnexpectedExit {
@@ -82,9 +87,16 @@ export class Stack {
   private readonly respawning: Partial<Record<Part, Promise<void>>> = {};
   private temporalClient: TemporalClient | undefined;
   private stopping = false;
+  /**
+   * Creating the database and data directory, then booting: stop() waits for each to settle, so that it never
+   * drops the database before CREATE or under a migration that is still connected.
+   */
+  private created: Promise<void> = Promise.resolve();
+  private booted: Promise<void> = Promise.resolve();
+  private stopped: Promise<void> | undefined;
 
   private constructor(
-    private readonly opts: Required<Omit<StackOptions, 'databaseName' | 'dataDir'>>,
+    private readonly opts: Required<Omit<StackOptions, 'databaseName' | 'dataDir' | 'onCreated'>>,
     readonly ports: { api: number; temporal: number; ui: number },
     names: { databaseName: string; dataDir: string; databaseUrl: string },
   ) {
@@ -113,25 +125,33 @@ export class Stack {
     const databaseName = options.databaseName ?? `duban_${options.name}_${id}`;
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseName)) throw new Error(`unusable database name ${databaseName}`);
     const dataDir = options.dataDir ?? path.join(PROJECT_ROOT, '.data', `${options.name}-${id}`);
-    mkdirSync(path.join(dataDir, 'logs'), { recursive: true });
     const url = new URL(opts.adminDatabaseUrl);
     url.pathname = `/${databaseName}`;
-    const admin = new PgClient({ connectionString: opts.adminDatabaseUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${databaseName}`);
-    } finally {
-      await admin.end();
-    }
     const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
     const stack = new Stack(opts, ports, { databaseName, dataDir, databaseUrl: url.toString() });
+    options.onCreated?.(stack);
     try {
-      await stack.boot();
+      stack.created = stack.createStorage();
+      await stack.created;
+      stack.booted = stack.boot();
+      await stack.booted;
     } catch (err) {
       await stack.stop({ keep: true });
       throw err;
     }
     return stack;
+  }
+
+  private async createStorage(): Promise<void> {
+    if (this.stopping) throw new Error('the stack was stopped while starting');
+    mkdirSync(path.join(this.dataDir, 'logs'), { recursive: true });
+    const admin = new PgClient({ connectionString: this.opts.adminDatabaseUrl });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${this.databaseName}`);
+    } finally {
+      await admin.end();
+    }
   }
 
   private log(msg: string): void {
@@ -141,6 +161,8 @@ export class Stack {
   private async boot(): Promise<void> {
     this.log(`PostgreSQL database ${this.databaseName} on the real server; data in ${this.dataDir}`);
     const temporalReady = this.spawnTemporal();
+    // Awaited below; a dev server stopped meanwhile must not count as an unhandled rejection first.
+    temporalReady.catch(() => undefined);
     await migrate(this.databaseUrl);
     if (this.opts.seedDemo) await seedDemo(this.databaseUrl, (m) => this.log(m));
     await temporalReady;
@@ -221,7 +243,13 @@ export class Stack {
     });
   }
 
+  /** Start-up and respawns end here once stop() began: no process may appear behind its back. */
+  private assertNotStopping(): void {
+    if (this.stopping) throw new Error('the stack is stopping');
+  }
+
   private async spawnTemporal(): Promise<void> {
+    this.assertNotStopping();
     const logFile = path.join(this.dataDir, 'logs', 'temporal.log');
     const child = await spawnTemporalDevServer({
       binary: resolveBinary('temporal', { install: false }),
@@ -265,6 +293,7 @@ export class Stack {
   }
 
   private async spawnNode(part: 'worker' | 'api'): Promise<void> {
+    this.assertNotStopping();
     const fd = this.logFd(part);
     try {
       const flags = part === 'worker' ? this.opts.workerNodeArgs : [];
@@ -286,6 +315,7 @@ export class Stack {
     let last = 'no answer yet';
     while (Date.now() < deadline) {
       if (this.failure) throw this.failure;
+      this.assertNotStopping();
       try {
         const res = await fetch(`${this.apiUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
         if (res.status === 200) return;
@@ -330,6 +360,7 @@ export class Stack {
       'the worker to poll its task queue',
       async () => {
         if (this.failure) throw this.failure;
+        this.assertNotStopping();
         const pid = this.pid('worker');
         if (pid === undefined || !this.isRunning('worker')) return undefined;
         try {
@@ -369,16 +400,27 @@ export class Stack {
     return Number(rows[0]?.n ?? 0);
   }
 
-  /** Stops everything in order; drops the database and removes the data directory unless `keep`. */
-  async stop(opts: { keep?: boolean } = {}): Promise<void> {
+  /**
+   * Stops everything in order; drops the database and removes the data directory unless `keep`. Safe to call
+   * while the stack is still starting, and more than once: every call gets the first call's stop.
+   */
+  stop(opts: { keep?: boolean } = {}): Promise<void> {
+    this.stopped ??= this.stopOnce(opts.keep ?? false);
+    return this.stopped;
+  }
+
+  private async stopOnce(keep: boolean): Promise<void> {
     this.stopping = true;
+    await this.created.catch(() => undefined);
     for (const part of ['api', 'worker', 'temporal'] as const) {
       const child = this.children[part];
       if (child) await stopChild(child, 'SIGTERM', 10_000, (m) => this.log(m)).catch(() => undefined);
     }
+    // A boot in progress now fails at its next step (its processes are gone, no new one may start).
+    await this.booted.catch(() => undefined);
     await this.temporalClient?.connection.close().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
-    if (opts.keep) {
+    if (keep) {
       this.log(`kept database ${this.databaseName} and ${this.dataDir}`);
       return;
     }

@@ -73,6 +73,42 @@ async function main(): Promise<void> {
   process.exitCode = result.violations.length > 0 ? 1 : 0;
 }
 
+const USAGE = `npm run chaos — 故障演练 / the chaos drill
+
+用法 / usage: [CHAOS_…=…] npm run chaos            (npm run chaos -- --help: this text)
+
+A drill cycle whose period lasts seconds runs on a stack of its own (a fresh database duban_chaos_<stamp>, a
+Temporal dev server with its data in .data/chaos-<stamp>, the production worker and API) while simulated
+departments reply over HTTP and the harness kills the worker, Temporal, the database connections and the API.
+Then it checks that no answered report was lost or counted twice and every notice went out once (chaos/README.md),
+prints "chaos: N faults, M reports, lost L, duplicated D" and exits 1 on any violation.
+
+变量 / variables [default]:
+  CHAOS_FAULTS               [${d.faults}]        faults injected, evenly spread over the drill
+  CHAOS_FAULT_TYPES          [${FAULT_TYPES.join(',')}]
+                                       which faults: some of ${FAULT_TYPES.join(', ')}
+  CHAOS_WORK_POINTS          [${d.workPoints}]         work points of the drill plan
+  CHAOS_UNITS                [${d.unitsPerWorkPoint}]         demo units per work point (at most 12)
+  CHAOS_DUE_S                [${d.dueS}]        seconds from the cycle's start to the due instant
+  CHAOS_LEAD_S, CHAOS_OFFICE_S [${d.leadS}, ${d.officeS}]  lead and office escalation, seconds after the due instant
+  CHAOS_SEED                 [random, printed]  replays the same departments and fault order
+  CHAOS_SETTLE_S             [${d.settleS}]       upper bound on waiting for everything to settle afterwards, seconds
+  CHAOS_ADMIN_DATABASE_URL   [postgres://postgres@127.0.0.1:5432/postgres]
+                                       where the drill's database is created and dropped
+  CHAOS_KEEP                 [false]     keep the database and .data/chaos-* (always kept after a violation)
+`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (args.length > 0) {
+  process.stderr.write(
+    `chaos: 不接受参数 / takes no arguments (got ${args.join(' ')}); it reads CHAOS_* variables: npm run chaos -- --help\n`,
+  );
+  process.exit(2);
+}
 process.on('SIGINT', () => {
   killAllChildrenSync();
   process.exit(130);

@@ -1,13 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { CommandOutput } from './plan-parse';
-import { apiUrlFor } from './stack';
+import { toShanghaiIso } from '../domain/schedule';
+import { displayWidth, type CommandOutput } from './plan-parse';
+import { apiTokenFor, apiUrlFor } from './stack';
 
 /**
- * `duban cycle start|status` and `duban report`: the office's commands, over the HTTP API (the same
+ * `duban cycle list|start|status` and `duban report`: the office's commands, over the HTTP API (the same
  * rules, validation and audit as every other client). DUBAN_API_URL (default: the API of a running npm start,
- * else http://localhost:3000)
- * and DUBAN_TOKEN (an API token: npx duban token create) say where and as whom.
+ * else http://localhost:3000) and DUBAN_TOKEN (an API token: npx duban token create; default: the admin token
+ * of a running npm start) say where and as whom.
  */
 
 type Env = Record<string, string | undefined>;
@@ -21,12 +22,15 @@ interface Api {
 
 function api(env: Env): Api {
   const base = apiUrlFor(env);
-  const token = env.DUBAN_TOKEN;
-  if (!token) {
+  const found = apiTokenFor(env);
+  if (found.token === undefined) {
     throw new CliError(
-      '需要 API 令牌：请设置 DUBAN_TOKEN（用 npx duban token create --role admin 创建） / set DUBAN_TOKEN to an API token',
+      found.problem ??
+        '需要 API 令牌：请设置 DUBAN_TOKEN（用 npx duban token create --role admin 创建），或在本目录运行 npm start（自动使用它的管理员令牌） / ' +
+          'set DUBAN_TOKEN to an API token, or run npm start in this checkout (its admin token is used)',
     );
   }
+  const token = found.token;
   const call = async (path: string, init: RequestInit) => {
     try {
       return await fetch(`${base}${path}`, {
@@ -72,16 +76,82 @@ function parseYear(value: string | undefined): number {
   return year;
 }
 
-async function run(out: CommandOutput, fn: () => Promise<number>): Promise<number> {
+const API_AND_TOKEN = [
+  'API：DUBAN_API_URL，否则本目录正在运行的 npm start 的 API，否则 http://localhost:3000',
+  '  / the API: DUBAN_API_URL, else the one of npm start running in this checkout, else http://localhost:3000',
+  '令牌：DUBAN_TOKEN（npx duban token create 创建），否则该 npm start 的管理员令牌（DATA_DIR/admin-token）',
+  '  / token: DUBAN_TOKEN (npx duban token create), else the admin token of that npm start (DATA_DIR/admin-token)',
+];
+
+const usageOf = (lines: string[]): string => ['用法 / usage:', ...lines, '', ...API_AND_TOKEN, ''].join('\n');
+
+export const USAGE = {
+  list: usageOf([
+    '  duban cycle list [--json]',
+    '    列出已启动的年度周期：计划、状态、开始与结束时间、红黄绿灯数 / the cycles started: plan, state, times, lights',
+    '    --json  输出 API 的 JSON / print the JSON of GET /api/cycles',
+  ]),
+  start: usageOf([
+    '  duban cycle start <年度 year> [--plan <编号 id>] [--options <文件 file.json>] [--no-wait]',
+    '    启动年度周期并显示进度，直到每条要点都在运行 / start the annual cycle and show progress until every work point runs',
+    '    --plan     计划编号，默认该年度最近导入的计划 / plan id, default: the latest plan imported for the year',
+    '    --options  周期参数（各期、截止日、提醒与督办时限）的 JSON 文件 / JSON file of cycle options (periods, dates, offsets)',
+    '    --no-wait  启动后立即返回 / return once started',
+  ]),
+  status: usageOf([
+    '  duban cycle status <年度 year> [--json]',
+    '    每条要点的灯、阶段和逾期单位 / per work point: light, phase, overdue units',
+    '    --json  输出 API 的 JSON / print the JSON of GET /api/cycles/<year>',
+  ]),
+  report: usageOf([
+    '  duban report <年度 year> [--format csv|xlsx|html|json] [--out <文件 file>|-]',
+    '    年度报告，默认 JSON，保存为 duban-<年度>-annual-report.<格式> / the annual report (default json), saved to that file',
+    '    --out -  输出到终端（xlsx 除外） / write to the terminal (not xlsx)',
+  ]),
+} as const;
+
+/** The commands of `duban cycle`, for `duban cycle --help`. */
+export const CYCLE_USAGE = usageOf([
+  '  duban cycle list [--json]',
+  '      已启动的年度周期 / the cycles started',
+  '  duban cycle start <年度 year> [--plan N] [--options file.json] [--no-wait]',
+  '      启动年度周期并显示进度 / start the annual cycle and show its progress',
+  '  duban cycle status <年度 year> [--json]',
+  '      每条要点的灯、阶段、逾期单位 / per work point: light, phase, overdue units',
+  '  duban report <年度 year> [--format csv|xlsx|html|json] [--out file]',
+  '      年度报告 / the annual report',
+  '每个命令的详情 / details of each command: duban cycle start --help, …',
+]);
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** Runs a command: --help prints its usage (exit 0), wrong arguments print it with the problem (exit 2). */
+async function run(out: CommandOutput, usage: string, fn: () => Promise<number>): Promise<number> {
   try {
     return await fn();
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      out.stdout(usage);
+      return 0;
+    }
     if (err instanceof CliError) {
       out.stderr(`duban: ${err.message}\n`);
       return 1;
     }
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      out.stderr(`duban: 参数有误 / wrong arguments: ${(err as Error).message}\n\n${usage}`);
+      return 2;
+    }
     throw err;
   }
+}
+
+class HelpRequested extends Error {}
+
+/** Stops the command when --help / -h was given. */
+function helpRequested(values: { help?: boolean | undefined }): void {
+  if (values.help) throw new HelpRequested();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,12 +169,13 @@ export async function cycleStartCommand(
   env: Env = process.env,
   pollMs = 500,
 ): Promise<number> {
-  return run(out, async () => {
+  return run(out, USAGE.start, async () => {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { plan: { type: 'string' }, options: { type: 'string' }, 'no-wait': { type: 'boolean' } },
+      options: { ...HELP, plan: { type: 'string' }, options: { type: 'string' }, 'no-wait': { type: 'boolean' } },
     });
+    helpRequested(values);
     const year = parseYear(positionals[0]);
     const body: Record<string, unknown> = { year };
     if (values.plan) body.planId = Number(values.plan);
@@ -153,8 +224,13 @@ export async function cycleStartCommand(
 const LIGHT: Record<string, string> = { red: '红', yellow: '黄', green: '绿' };
 
 export async function cycleStatusCommand(args: string[], out: CommandOutput, env: Env = process.env): Promise<number> {
-  return run(out, async () => {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  return run(out, USAGE.status, async () => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...HELP, json: { type: 'boolean' } },
+    });
+    helpRequested(values);
     const year = parseYear(positionals[0]);
     const res = await api(env).get(`/api/cycles/${year}`);
     if (!res.ok) throw new CliError(await errorMessage(res));
@@ -176,15 +252,86 @@ export async function cycleStatusCommand(args: string[], out: CommandOutput, env
   });
 }
 
+interface CycleSummary {
+  year: number;
+  planId: number;
+  workflowId: string;
+  startedAt: string;
+  finishedAt: string | null;
+  workPoints: number;
+  lights: { green: number; yellow: number; red: number };
+  /** A rehearsal (演练); absent from older APIs. */
+  drill?: boolean;
+}
+
+/** Minutes in Beijing time, like every date the office reads. */
+const shanghaiMinute = (instant: string): string => toShanghaiIso(Date.parse(instant)).slice(0, 16).replace('T', ' ');
+
+function cycleState(c: CycleSummary): string {
+  if (c.finishedAt) return '已结束 finished';
+  const running = c.lights.green + c.lights.yellow + c.lights.red;
+  return running < c.workPoints ? `启动中 starting ${running}/${c.workPoints}` : '进行中 running';
+}
+
+/** `duban cycle list [--json]`: every cycle started, newest year first (GET /api/cycles; viewers may read it). */
+export async function cycleListCommand(args: string[], out: CommandOutput, env: Env = process.env): Promise<number> {
+  return run(out, USAGE.list, async () => {
+    const { values } = parseArgs({ args, options: { ...HELP, json: { type: 'boolean' } } });
+    helpRequested(values);
+    const res = await api(env).get('/api/cycles');
+    if (!res.ok) throw new CliError(await errorMessage(res));
+    const cycles = (await res.json()) as CycleSummary[];
+    if (values.json) {
+      out.stdout(`${JSON.stringify(cycles, null, 2)}\n`);
+      return 0;
+    }
+    if (cycles.length === 0) {
+      out.stdout(
+        '还没有启动任何年度周期：用 duban cycle start <年度> 启动 / no cycle started yet: duban cycle start <year>\n',
+      );
+      return 0;
+    }
+    const header = [
+      '年度 year',
+      '计划 plan',
+      '状态 state',
+      '开始 started',
+      '结束 finished',
+      '红/黄/绿 lights',
+      '流程 workflow',
+    ];
+    const rows = [
+      header,
+      ...cycles.map((c) => [
+        c.drill ? `${c.year} 演练` : String(c.year),
+        `#${c.planId}`,
+        cycleState(c),
+        shanghaiMinute(c.startedAt),
+        c.finishedAt ? shanghaiMinute(c.finishedAt) : '—',
+        `${c.lights.red}/${c.lights.yellow}/${c.lights.green}`,
+        c.workflowId,
+      ]),
+    ];
+    const widths = header.map((_, col) => Math.max(...rows.map((r) => displayWidth(r[col] ?? ''))));
+    const line = (cells: string[]) =>
+      cells
+        .map((c, col) => (col === cells.length - 1 ? c : c + ' '.repeat((widths[col] ?? 0) - displayWidth(c))))
+        .join('  ');
+    out.stdout(`${rows.map(line).join('\n')}\n（时间为北京时间 / times are Asia/Shanghai）\n`);
+    return 0;
+  });
+}
+
 const EXT: Record<string, string> = { csv: 'csv', xlsx: 'xlsx', html: 'html', json: 'json' };
 
 export async function reportCommand(args: string[], out: CommandOutput, env: Env = process.env): Promise<number> {
-  return run(out, async () => {
+  return run(out, USAGE.report, async () => {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { format: { type: 'string', default: 'json' }, out: { type: 'string' } },
+      options: { ...HELP, format: { type: 'string', default: 'json' }, out: { type: 'string' } },
     });
+    helpRequested(values);
     const year = parseYear(positionals[0]);
     const format = values.format ?? 'json';
     if (!EXT[format]) throw new CliError(`--format 应为 csv、xlsx、html 或 json，收到 “${format}”`);

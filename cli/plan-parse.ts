@@ -8,10 +8,11 @@ export interface CommandOutput {
   stderr: (s: string) => void;
 }
 
-const USAGE = [
-  '用法：duban plan parse <文件> [--json]',
+export const USAGE = [
+  '用法：duban plan parse <文件> [--json]   / usage: duban plan parse <file> [--json]',
   '  读取工作要点文本文件（UTF-8），列出每条要点的编号、所属部分、标题、牵头单位和责任单位。',
-  '  --json  以 JSON 输出 { plan, warnings }',
+  '  / reads a work-plan text file (UTF-8) and lists every work point: number, section, title, lead and responsible units.',
+  '  --json  以 JSON 输出 { plan, warnings } / print { plan, warnings } as JSON',
   '',
 ].join('\n');
 
@@ -100,7 +101,7 @@ function formatWarnings(warnings: ParseWarning[]): string {
 }
 
 /** Terminal columns of a string: CJK and full-width forms take two. */
-function displayWidth(s: string): number {
+export function displayWidth(s: string): number {
   let width = 0;
   for (const ch of s) {
     const cp = ch.codePointAt(0) ?? 0;

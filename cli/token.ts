@@ -9,7 +9,7 @@ import { apiUrlFor, databaseUrlFor } from './stack';
 
 type Env = Record<string, string | undefined>;
 
-const USAGE = [
+export const USAGE = [
   '用法 / usage:',
   '  duban token create --role admin|viewer [--name <名称>]   创建 API 令牌（只显示一次） / create an API token (shown once)',
   '  duban token list                                       列出令牌（不含密文） / list tokens (never their secrets)',

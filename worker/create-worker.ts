@@ -1,4 +1,4 @@
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type NativeConnection, type State, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from '../activities';
 import { deliveryOptionsFromConfig, type DeliveryConfig } from '../activities/delivery';
@@ -20,10 +20,17 @@ export interface CreateWorkerOptions {
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
+const SHUTTING_DOWN: ReadonlySet<State> = new Set<State>(['STOPPING', 'DRAINING', 'DRAINED', 'STOPPED', 'FAILED']);
+
 /** The one place a duban worker is assembled: production, the launcher and the tests all use it. */
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   const { config } = opts;
-  return Worker.create({
+  // Bound late: the activities exist before the worker that runs them. Shutdown (a signal through the SDK's
+  // Runtime, or worker.shutdown()) moves the worker out of RUNNING at once, long before the grace period
+  // ends and the SDK cancels what is still running.
+  let state = (): State => 'INITIALIZED';
+  const stopping = () => SHUTTING_DOWN.has(state());
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -32,11 +39,13 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       pool: opts.pool,
       publicBaseUrl: config.PUBLIC_BASE_URL,
       linkSecret: config.LINK_SECRET,
-      delivery: deliveryOptionsFromConfig(config),
+      delivery: { ...deliveryOptionsFromConfig(config), stopping },
     }),
     // At least 1 (config enforces it): work points persist through local activities, whose results reach the
     // workflow through the cache. Each cached workflow holds ~1 MB (bench/workflow-memory.ts).
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? 1000,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS ?? 10_000,
   });
+  state = () => worker.getState();
+  return worker;
 }

@@ -129,6 +129,8 @@ describe('launcher (npm start)', () => {
     expect([...pids.keys()].sort()).toEqual(['api', 'postgres', 'temporal', 'worker']);
     expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(true);
     expect(await stopLauncher(first)).toEqual({ code: 0, signal: null });
+    // The worker drained on its own within the launcher's grace, not killed after it.
+    expect(first.output()).toContain('[launcher] worker stopped (code 0)');
     for (const pid of pids.values()) expect(isAlive(pid)).toBe(false);
     expect(await processesMentioning(dataDir)).toEqual([]);
     expect(statSync(path.join(dataDir, 'link-secret')).mode & 0o777).toBe(0o600);
