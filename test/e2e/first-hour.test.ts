@@ -135,14 +135,16 @@ test('npm start prints live demo links; a report turns its unit green; the remin
   const outputs: string[] = [];
   for (const command of commands) {
     const args = command.replace('npx duban ', '').replace('<year>', String(year)).split(/\s+/);
-    const { stdout } = await run(process.execPath, ['bin/duban.js', ...args], {
-      cwd: PROJECT_ROOT,
+    // Run from the data directory, where `report` leaves its file.
+    const { stdout } = await run(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'duban.js'), ...args], {
+      cwd: dataDir,
       env: { ...cleanEnv(), DATA_DIR: dataDir },
     });
     outputs.push(stdout);
   }
-  expect(outputs[0]).toContain(String(year)); // cycle list
-  expect(outputs[1]).toContain(first.unit); // the report as CSV
+  expect(outputs[0]).toMatch(new RegExp(`${year} 演练`)); // cycle list, the drill marked
+  const csv = /：(\S+\.csv)/.exec(outputs[1] ?? '')?.[1] ?? '';
+  expect(readFileSync(path.join(dataDir, csv), 'utf8')).toContain(first.unit); // the report as CSV
   expect(outputs[2]).toContain('viewer'); // a new token
 
   // The README's drill example, as written (its host and token file are this stack's).
@@ -150,8 +152,9 @@ test('npm start prints live demo links; a report turns its unit green; the remin
     (await fetch(`${api}/api/cycles/${year}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } }))
       .status,
   ).toBe(200);
-  const script = `TOKEN=$(cat ${path.join(dataDir, 'admin-token')})\n${readmeBlock('A drill of the current year').replaceAll('localhost:3000', `127.0.0.1:${port}`)}`;
-  const { stdout } = await run('bash', ['-c', script]);
+  const script = `TOKEN=$(cat ${path.join(dataDir, 'admin-token')})\n${readmeBlock('whose period is due in 10 minutes').replaceAll('localhost:3000', `127.0.0.1:${port}`)}`;
+  // `date +%Y` as an office in China reads it.
+  const { stdout } = await run('bash', ['-c', script], { env: { ...process.env, TZ: 'Asia/Shanghai' } });
   expect(stdout).toContain(`"workflowId":"cycle-${year}"`);
   expect(stdout).toContain('"cancelled":true');
 });
