@@ -103,6 +103,10 @@ export const USAGE = {
     '    每条要点的灯、阶段和逾期单位 / per work point: light, phase, overdue units',
     '    --json  输出 API 的 JSON / print the JSON of GET /api/cycles/<year>',
   ]),
+  planCopy: usageOf([
+    '  duban plan copy <计划编号 plan id> --year <年度 year>',
+    '    把计划带到另一年度（同样的要点，记为由原计划派生），以便启动该年度周期 / carry a plan into another year',
+  ]),
   report: usageOf([
     '  duban report <年度 year> [--format csv|xlsx|html|json] [--out <文件 file>|-]',
     '    年度报告，默认 JSON，保存为 duban-<年度>-annual-report.<格式> / the annual report (default json), saved to that file',
@@ -222,6 +226,34 @@ export async function cycleStartCommand(
 }
 
 const LIGHT: Record<string, string> = { red: '红', yellow: '黄', green: '绿' };
+
+/** `duban plan copy <id> --year <y>`: POST /api/plans/:id/copy. */
+export async function planCopyCommand(args: string[], out: CommandOutput, env: Env = process.env): Promise<number> {
+  return run(out, USAGE.planCopy, async () => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...HELP, year: { type: 'string' } },
+    });
+    helpRequested(values);
+    const id = Number(positionals[0]);
+    if (!Number.isInteger(id) || id < 1)
+      throw new CliError(`计划编号应为正整数 / expected a plan id, got "${positionals[0] ?? ''}"`);
+    const year = parseYear(values.year);
+    const res = await api(env).post(`/api/plans/${id}/copy`, { year });
+    if (!res.ok) throw new CliError(await errorMessage(res));
+    const copy = (await res.json()) as { id: number; created: boolean };
+    out.stdout(
+      copy.created
+        ? `已将计划 ${id} 带到 ${year} 年：新计划编号 ${copy.id} / plan ${id} carried into ${year} as plan ${copy.id}\n`
+        : `计划 ${id} 已带到过 ${year} 年：计划编号 ${copy.id} / plan ${id} was already carried into ${year}: plan ${copy.id}\n`,
+    );
+    out.stdout(
+      `启动该年度：duban cycle start ${year} --plan ${copy.id} / start the year: duban cycle start ${year} --plan ${copy.id}\n`,
+    );
+    return 0;
+  });
+}
 
 export async function cycleStatusCommand(args: string[], out: CommandOutput, env: Env = process.env): Promise<number> {
   return run(out, USAGE.status, async () => {

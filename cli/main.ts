@@ -1,12 +1,21 @@
 import { demoCommand } from './demo';
 import { planParseCommand, USAGE as PLAN_USAGE, type CommandOutput } from './plan-parse';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand, USAGE as TOKEN_USAGE } from './token';
-import { cycleListCommand, cycleStartCommand, cycleStatusCommand, CYCLE_USAGE, reportCommand } from './cycle';
+import {
+  USAGE as CYCLE_COMMANDS_USAGE,
+  cycleListCommand,
+  cycleStartCommand,
+  planCopyCommand,
+  cycleStatusCommand,
+  CYCLE_USAGE,
+  reportCommand,
+} from './cycle';
 
 const USAGE = `duban — 督办 command line
 
 用法 / usage:
   duban plan parse <file> [--json]              parse a work-plan document: work points and warnings
+  duban plan copy <id> --year <year>            carry a plan into another year (to start that year)
   duban token create --role admin|viewer [--name N]   create an API token (printed once)
   duban token list | duban token revoke <id>    list or revoke API tokens
   duban cycle list [--json]                     the cycles started: plan, state, times, lights
@@ -30,6 +39,7 @@ type Command = (args: string[], out: CommandOutput) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   'plan parse': planParseCommand,
+  'plan copy': planCopyCommand,
   'token create': tokenCreateCommand,
   'token list': tokenListCommand,
   'token revoke': tokenRevokeCommand,
@@ -41,8 +51,9 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** `duban <group>` without a command, or with --help: the group's commands. */
+const CYCLE_USAGE_PLAN_COPY = CYCLE_COMMANDS_USAGE.planCopy;
 const GROUPS: Record<string, string> = {
-  plan: PLAN_USAGE,
+  plan: `${PLAN_USAGE}\n${CYCLE_USAGE_PLAN_COPY}`,
   token: TOKEN_USAGE,
   cycle: CYCLE_USAGE,
 };

@@ -87,6 +87,7 @@ function registeredRoutes(app: FastifyInstance): string[] {
 
 describe('OpenAPI document', () => {
   const EXPECTED = [
+    'DELETE /api/cycles/{year}',
     'DELETE /api/cycles/{year}/work-points/{n}/units/{unitId}',
     'GET /api/audit',
     'GET /api/cycles',
@@ -109,6 +110,7 @@ describe('OpenAPI document', () => {
     'POST /api/cycles/{year}/work-points/{n}/units',
     'POST /api/cycles/{year}/work-points/{n}/waive',
     'POST /api/plans',
+    'POST /api/plans/{id}/copy',
     'PUT /api/units',
     'PUT /api/units/groups/{name}',
   ];
@@ -123,7 +125,8 @@ describe('OpenAPI document', () => {
       .sort();
     const routed = registeredRoutes(app)
       .filter((r) => !/^[A-Z]+ \/(docs|r|dashboard)(\/|$)/.test(r))
-      .map((r) => r.replace(/:(\w+)/g, '{$1}'));
+      .map((r) => r.replace(/:(\w+)/g, '{$1}'))
+      .sort();
     expect(routed).toEqual(expect.arrayContaining(EXPECTED));
     expect(documented).toEqual(routed);
   });

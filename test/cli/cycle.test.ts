@@ -8,7 +8,13 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { cycleListCommand, cycleStartCommand, cycleStatusCommand, reportCommand } from '../../cli/cycle';
+import {
+  cycleListCommand,
+  cycleStartCommand,
+  cycleStatusCommand,
+  planCopyCommand,
+  reportCommand,
+} from '../../cli/cycle';
 import { run } from '../../cli/main';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { toShanghaiIso } from '../../domain/schedule';
@@ -209,5 +215,16 @@ test('cycle start shows progress until all 29 work points run; again it names th
     const missing = capture();
     expect(await cycleStatusCommand(['2031'], missing.out, env)).toBe(1);
     expect(missing.o.stderr).toContain('2031 年度周期尚未启动');
+
+    // The plan carried into another year, once.
+    const copied = capture();
+    expect(await planCopyCommand(['1', '--year', '2031'], copied.out, env)).toBe(0);
+    expect(copied.o.stdout).toMatch(/已将计划 1 带到 2031 年：新计划编号 (\d+)/);
+    const copiedAgain = capture();
+    expect(await planCopyCommand(['1', '--year', '2031'], copiedAgain.out, env)).toBe(0);
+    expect(copiedAgain.o.stdout).toContain('已带到过 2031 年');
+    const same = capture();
+    expect(await planCopyCommand(['1', '--year', '2023'], same.out, env)).toBe(1);
+    expect(same.o.stderr).toContain('已是 2023 年');
   });
 }, 120_000);

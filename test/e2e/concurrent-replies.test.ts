@@ -48,8 +48,9 @@ async function drill(env: Record<string, string>, databaseUrl: (dataDir: string)
   await db.connect();
   try {
     // What the plan's units say the cycle must send: one assignment per responsible unit, work point and period.
-    const plans = (await (await fetch(`${api}/api/plans`, { headers: auth })).json()) as { id: number }[];
-    const planId = plans[0]?.id;
+    // The seed plan itself (the live demo's copy for the current year is there too).
+    const plans = (await (await fetch(`${api}/api/plans`, { headers: auth })).json()) as { id: number; year: number }[];
+    const planId = plans.find((p) => p.year === YEAR)?.id;
     expect(planId).toBeDefined();
     const assignees = (await (await fetch(`${api}/api/plans/${planId}/assignees`, { headers: auth })).json()) as {
       ok: boolean;
