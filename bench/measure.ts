@@ -282,3 +282,21 @@ export function loadAverage(): number {
     return Number.NaN;
   }
 }
+
+/**
+ * The command line of a script that reads only its environment (`npm run bench`, `npm run chaos`): `--help` prints
+ * the usage and exits 0, any other argument exits 2 saying where the settings go.
+ */
+export function scriptArguments(name: string, usage: string, variables: string): void {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  if (args.length > 0) {
+    process.stderr.write(
+      `${name}: 不接受参数 / takes no arguments (got ${args.join(' ')}); it reads ${variables} variables: npm run ${name} -- --help\n`,
+    );
+    process.exit(2);
+  }
+}

@@ -29,6 +29,7 @@ import {
   procSample,
   runPaced,
   runPool,
+  scriptArguments,
   until,
   type HttpClient,
   type Percentiles,
@@ -1009,17 +1010,7 @@ function stopOnSignal(keep: boolean): void {
   process.on('SIGTERM', onSignal);
 }
 
-const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-if (args.length > 0) {
-  process.stderr.write(
-    `bench: 不接受参数 / takes no arguments (got ${args.join(' ')}); it reads BENCH_* variables: npm run bench -- --help\n`,
-  );
-  process.exit(2);
-}
+scriptArguments('bench', USAGE, 'BENCH_*');
 const parsed = BenchConfigSchema.safeParse(
   Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('BENCH_') && v !== '')),
 );

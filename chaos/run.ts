@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scriptArguments } from '../bench/measure';
 import { killAllChildrenSync } from '../launcher/children';
 import { DEFAULT_CHAOS_OPTIONS, FAULT_TYPES, runChaos, type FaultType } from './chaos';
 
@@ -98,17 +99,7 @@ prints "chaos: N faults, M reports, lost L, duplicated D" and exits 1 on any vio
   CHAOS_KEEP                 [false]     keep the database and .data/chaos-* (always kept after a violation)
 `;
 
-const args = process.argv.slice(2);
-if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-if (args.length > 0) {
-  process.stderr.write(
-    `chaos: 不接受参数 / takes no arguments (got ${args.join(' ')}); it reads CHAOS_* variables: npm run chaos -- --help\n`,
-  );
-  process.exit(2);
-}
+scriptArguments('chaos', USAGE, 'CHAOS_*');
 process.on('SIGINT', () => {
   killAllChildrenSync();
   process.exit(130);
