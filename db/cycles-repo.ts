@@ -18,6 +18,15 @@ export async function drillYears(db: Queryable, years: number[]): Promise<Set<nu
   return new Set(rows.map((r) => r.year));
 }
 
+/** The work point numbers a cycle resolved when it started (its children), in order. */
+export async function cycleWorkPointNumbers(db: Queryable, year: number): Promise<number[]> {
+  const { rows } = await db.query<{ work_point: number }>(
+    'SELECT work_point FROM cycle_assignees WHERE cycle_year = $1 ORDER BY work_point',
+    [year],
+  );
+  return rows.map((r) => r.work_point);
+}
+
 /** Rows removed when a drill is cancelled, per table. */
 export type CancelledRecords = Record<string, number>;
 

@@ -4,7 +4,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { latestPlanIdForYear, getPlan } from '../../db/plans-repo';
 import { insertPendingAudit, settleAudit } from '../../db/audit-repo';
-import { deleteCycleRecords, isDrillOptions } from '../../db/cycles-repo';
+import { cycleWorkPointNumbers, deleteCycleRecords, isDrillOptions } from '../../db/cycles-repo';
 import { getCycle, getWorkPoint } from '../../db/replies-repo';
 import { cycleScheduleFor, prepareCycleData, recordCycle } from '../../activities/prepare-cycle';
 import type { Light } from '../../domain/light';
@@ -336,12 +336,9 @@ const cycles: FastifyPluginAsyncZod<{ taskQueue: string; temporalUiUrl: string; 
         reason: '取消演练 / drill cancelled',
         details: { year },
       });
-      const { rows } = await app.db.query<{ work_point: number }>(
-        'SELECT work_point FROM cycle_assignees WHERE cycle_year = $1 ORDER BY work_point',
-        [year],
-      );
+      const numbers = await cycleWorkPointNumbers(app.db, year);
       const terminated: string[] = [];
-      for (const id of [cycleWorkflowId(year), ...rows.map((r) => workPointWorkflowId(year, r.work_point))]) {
+      for (const id of [cycleWorkflowId(year), ...numbers.map((n) => workPointWorkflowId(year, n))]) {
         try {
           await app.temporal.workflow.getHandle(id).terminate(`演练已取消 / drill cancelled by ${actor}`);
           terminated.push(id);

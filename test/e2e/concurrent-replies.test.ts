@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { toShanghaiIso } from '../../domain/schedule';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { freePorts, launch, removeTempDataDirs, stopAllLaunched, stopLauncher, tempDataDir } from '../helpers/launcher';
+import { freshStackEnv, launch, removeTempDataDirs, stopAllLaunched, stopLauncher } from '../helpers/launcher';
 import { until } from '../helpers/wait';
 
 /**
@@ -27,14 +27,9 @@ interface Tally {
 }
 
 async function drill(env: Record<string, string>, databaseUrl: (dataDir: string) => string): Promise<void> {
-  const dataDir = tempDataDir();
-  const [port, temporalPort, uiPort, pgPort] = (await freePorts(4)) as [number, number, number, number];
+  const { dataDir, port, env: ports } = await freshStackEnv();
   const stack = launch({
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    TEMPORAL_PORT: String(temporalPort),
-    TEMPORAL_UI_PORT: String(uiPort),
-    EMBEDDED_PG_PORT: String(pgPort),
+    ...ports,
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     // Notices go to the log at once: this test reads their links from the outbox, not from mail.
     DIGEST_ENABLED: 'false',

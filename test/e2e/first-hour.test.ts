@@ -14,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../launcher/binaries';
 import { shanghaiDate } from '../../domain/schedule';
 import { launchChromium } from '../helpers/browser';
-import { cleanEnv, freePorts, launch, removeTempDataDirs, stopAllLaunched, tempDataDir } from '../helpers/launcher';
+import { cleanEnv, freshStackEnv, launch, removeTempDataDirs, stopAllLaunched } from '../helpers/launcher';
 import { until } from '../helpers/wait';
 
 jest.setTimeout(240_000);
@@ -38,14 +38,9 @@ function readmeBlock(marker: string): string {
 }
 
 test('npm start prints live demo links; a report turns its unit green; the reminder comes on time; the CLI and the README work', async () => {
-  const dataDir = tempDataDir();
-  const [port, temporalPort, uiPort, pgPort] = (await freePorts(4)) as [number, number, number, number];
+  const { dataDir, port, env: ports } = await freshStackEnv();
   const stack = launch({
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    TEMPORAL_PORT: String(temporalPort),
-    TEMPORAL_UI_PORT: String(uiPort),
-    EMBEDDED_PG_PORT: String(pgPort),
+    ...ports,
     // The demo at 40 s instead of 10 minutes: reminder at 20 s; the dispatcher looks every 5 s.
     DEMO_DUE: 'PT40S',
     DISPATCH_INTERVAL: 'PT5S',

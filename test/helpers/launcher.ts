@@ -151,3 +151,20 @@ export function removeTempDataDirs(): void {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** A fresh DATA_DIR and free ports for every server the launcher starts, as its environment. */
+export async function freshStackEnv(): Promise<{ dataDir: string; port: number; env: Record<string, string> }> {
+  const dataDir = tempDataDir();
+  const [port, temporalPort, uiPort, pgPort] = (await freePorts(4)) as [number, number, number, number];
+  return {
+    dataDir,
+    port,
+    env: {
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      TEMPORAL_PORT: String(temporalPort),
+      TEMPORAL_UI_PORT: String(uiPort),
+      EMBEDDED_PG_PORT: String(pgPort),
+    },
+  };
+}
