@@ -15,10 +15,10 @@ import {
   type DeliveryPolicy,
 } from '../domain/delivery-time';
 import { toShanghaiIso } from '../domain/schedule';
-import { renderDigest, renderSingle, type DigestItem, type MessageText } from './digest-template';
-import { parseWebhookAddress, PermanentDeliveryError, type WebhookFormat } from './webhook-address';
+import { renderDigest, renderSingle, type DigestItem, type MessageText } from '../services/digest-template';
+import { parseWebhookAddress, PermanentDeliveryError, type WebhookFormat } from '../services/webhook-address';
 
-export { maskAddress, parseWebhookAddress, PermanentDeliveryError } from './webhook-address';
+export { maskAddress, parseWebhookAddress, PermanentDeliveryError } from '../services/webhook-address';
 
 /**
  * Delivery of the outbox (docs/notifications.md). `notify` writes rows with the instant they may go out

@@ -9,15 +9,15 @@ import type {
   ReportRecord,
   StatusUpdate,
   WorkPointInput,
-} from '../workflows/definitions';
+} from '../domain/model';
 import { deliveryTime } from '../domain/delivery-time';
 import { drillYears } from '../db/cycles-repo';
 import { createDeliveryActivities, resolveDelivery, type DeliveryOptions } from './delivery';
-import { prepareCycleData, recordCycle, recordedWorkPointInputs } from './prepare-cycle';
+import { prepareCycleData, recordCycle, recordedWorkPointInputs } from '../services/cycle-preparation';
 import { insertOutbox, writeReports, writeStatus, type OutboxRow } from './records';
-import { renderNotice } from './templates';
+import { renderNotice } from '../services/notice-templates';
 
-export { cycleScheduleFor } from './prepare-cycle';
+export { cycleScheduleFor } from '../services/cycle-preparation';
 
 export interface ActivityDeps {
   pool: Pool;

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '../db/pool';
-import type { ReportRecord, StatusUpdate } from '../workflows/definitions';
+import type { ReportRecord, StatusUpdate } from '../domain/model';
 
 /**
  * The set-based writes behind the work points' activities: each takes a batch as one JSON parameter and writes it

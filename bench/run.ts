@@ -8,13 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { prepareCycleData } from '../activities/prepare-cycle';
+import { prepareCycleData } from '../services/cycle-preparation';
 import { parseLinkKeys, signLink } from '../common/links';
 import { latestPlanIdForYear } from '../db/plans-repo';
 import { DEMO_UNIT_DIRECTORY } from '../domain/demo-directory';
 import { PROJECT_ROOT } from '../launcher/binaries';
 import { killAllChildrenSync, spawnChild, stopChild, type ManagedChild } from '../launcher/children';
-import { cycleWorkflowId, START_BATCH, workPointWorkflowId } from '../workflows/definitions';
+import { cycleWorkflowId, START_BATCH, workPointWorkflowId } from '../workflows/shared';
 import { BASELINE_TASK_QUEUE, pokeSignal, trivial } from './baseline-workflow';
 import { renderChart } from './chart';
 import {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DEMO_UNIT_DIRECTORY } from '../domain/demo-directory';
-import { submitReportUpdate, reportSignal, workPointWorkflowId } from '../workflows/definitions';
+import { submitReportUpdate, reportSignal, workPointWorkflowId } from '../workflows/shared';
 import { percentiles, runPool, until } from './measure';
 import { Stack } from './stack';
 import { instantCycleOptions, syntheticPlan, syntheticUnits } from './synthetic';

@@ -7,7 +7,7 @@ import { PROJECT_ROOT, resolveBinary } from '../launcher/binaries';
 import { killAllChildrenSync, spawnChild, stopChild, type ManagedChild } from '../launcher/children';
 import { spawnTemporalDevServer, waitForDevServer } from '../launcher/temporal-dev-server';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
-import type { WorkPointInput } from '../workflows/definitions';
+import type { WorkPointInput } from '../domain/model';
 import { freePort } from '../launcher/ports';
 import { procSample, runPool, until } from './measure';
 

@@ -9,13 +9,8 @@ import { DEMO_UNIT_DIRECTORY } from '../domain/demo-directory';
 import type { Plan } from '../domain/plan';
 import { shanghaiDate } from '../domain/schedule';
 import { DISPATCHER_WORKFLOW_ID } from '../workflows/dispatcher';
-import {
-  cycleWorkflowId,
-  submitReportUpdate,
-  statusQuery,
-  workPointWorkflowId,
-  type WorkPointStatus,
-} from '../workflows/definitions';
+import { type WorkPointStatus } from '../domain/model';
+import { cycleWorkflowId, submitReportUpdate, statusQuery, workPointWorkflowId } from '../workflows/shared';
 import { FORM_HEADERS, formBody, httpClient, type HttpClient } from '../bench/measure';
 import { Stack } from '../bench/stack';
 import { instantCycleOptions, prng, shuffle } from '../bench/synthetic';

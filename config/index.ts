@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_BYPASS_KINDS, parseKindList, parseQuietHours } from '../domain/delivery-time';
 import { tryParseDuration } from '../domain/schedule';
-import { NOTICE_KINDS } from '../workflows/definitions';
+import { NOTICE_KINDS } from '../domain/model';
 
 /**
  * One zod schema per process, parsed once at start (STYLE.md: Configuration).

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { AttachmentRef } from '../workflows/definitions';
+import type { AttachmentRef } from '../domain/model';
 
 /** Reads and writes behind the reply page: what a unit owes, what it already sent, its evidence files and receipts. */
 

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
-import { cycleScheduleFor } from '../activities/prepare-cycle';
+import { cycleScheduleFor } from '../services/cycle-preparation';
 import { obligationState } from '../domain/light';
 import type { Outcome, ReportInput } from '../domain/annual-report';
-import type { CycleResult, Obligation, ObligationState, UnitRef } from '../workflows/definitions';
+import type { CycleResult, Obligation, ObligationState, UnitRef } from '../domain/model';
 
 /** Gathers the facts of a cycle's annual report: the final result when rated, the projection before that. */
 export async function loadReportInput(pool: Pool, year: number, asOf: number): Promise<ReportInput | undefined> {

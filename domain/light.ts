@@ -1,4 +1,4 @@
-import type { Instant, Obligation, ObligationState, ReviewSchedule, ReviewState } from '../workflows/definitions';
+import type { Instant, Obligation, ObligationState, ReviewSchedule, ReviewState } from './model';
 
 /**
  * Traffic light of a work point — a pure function of its facts and an instant, so the workflow's

@@ -1,9 +1,9 @@
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../workflows/shared';
 
 /**
  * The custom search attributes the Temporal UI filters on. The list itself lives next to the typed keys the
- * workflows upsert (workflows/definitions.ts), so registering and upserting cannot drift apart; this module
+ * workflows upsert (workflows/shared.ts), so registering and upserting cannot drift apart; this module
  * turns it into what the dev server, the CLI and a readiness check need.
  */
 export { SEARCH_ATTRIBUTES };

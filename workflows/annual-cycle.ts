@@ -10,16 +10,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
-  cycleProgressQuery,
-  SA,
-  START_BATCH,
-  workPointWorkflowId,
   type CycleInput,
   type CycleProgress,
   type CycleResult,
   type WorkPointInput,
   type WorkPointResult,
-} from './definitions';
+} from '../domain/model';
+import { cycleProgressQuery, SA, START_BATCH, workPointWorkflowId } from './shared';
 import { workPoint } from './work-point';
 
 const { prepareCycle, prepareCycleRecorded, saveCycleResult, workPointInputs } = proxyActivities<Activities>({

@@ -22,23 +22,6 @@ import {
   trafficLight,
 } from '../domain/light';
 import {
-  acknowledgeSignal,
-  addUnitSignal,
-  decideExtensionSignal,
-  extendDeadlineSignal,
-  rateReviewSignal,
-  reassignSignal,
-  remindNowSignal,
-  removeUnitSignal,
-  reportSignal,
-  requestExtensionSignal,
-  returnReportSignal,
-  SA,
-  statusQuery,
-  submitReportUpdate,
-  submitSummaryUpdate,
-  summarySignal,
-  waiveSignal,
   type Instant,
   type Milestone,
   type NoticeKind,
@@ -59,7 +42,26 @@ import {
   type WorkPointResult,
   type WorkPointState,
   type WorkPointStatus,
-} from './definitions';
+} from '../domain/model';
+import {
+  acknowledgeSignal,
+  addUnitSignal,
+  decideExtensionSignal,
+  extendDeadlineSignal,
+  rateReviewSignal,
+  reassignSignal,
+  remindNowSignal,
+  removeUnitSignal,
+  reportSignal,
+  requestExtensionSignal,
+  returnReportSignal,
+  SA,
+  statusQuery,
+  submitReportUpdate,
+  submitSummaryUpdate,
+  summarySignal,
+  waiveSignal,
+} from './shared';
 
 const persistence = {
   startToCloseTimeout: '30 seconds',

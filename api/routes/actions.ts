@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { isGrpcServiceError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { cycleScheduleFor } from '../../activities/prepare-cycle';
+import { cycleScheduleFor } from '../../services/cycle-preparation';
 import { tryParseInstant } from '../../domain/schedule';
 import {
   answerActionKey,
@@ -16,6 +16,15 @@ import {
 import { getCycle, getUnit, getWorkPoint } from '../../db/replies-repo';
 import type { Actor } from '../../db/tokens-repo';
 import {
+  REVIEW_RATINGS,
+  type ExtensionRequest,
+  type ObligationState,
+  type PeriodSchedule,
+  type ReviewRating,
+  type UnitRef,
+  type WorkPointStatus,
+} from '../../domain/model';
+import {
   addUnitSignal,
   decideExtensionSignal,
   extendDeadlineSignal,
@@ -24,16 +33,9 @@ import {
   remindNowSignal,
   removeUnitSignal,
   returnReportSignal,
-  REVIEW_RATINGS,
   waiveSignal,
   workPointWorkflowId,
-  type ExtensionRequest,
-  type ObligationState,
-  type PeriodSchedule,
-  type ReviewRating,
-  type UnitRef,
-  type WorkPointStatus,
-} from '../../workflows/definitions';
+} from '../../workflows/shared';
 import { DomainError, errorResponses } from '../errors';
 import { NoQuery, strictObject, WorkPointParam, YearParam } from '../schemas/input';
 

@@ -6,24 +6,21 @@ import { latestPlanIdForYear, getPlan } from '../../db/plans-repo';
 import { insertPendingAudit, settleAudit } from '../../db/audit-repo';
 import { cycleWorkPointNumbers, deleteCycleRecords, isDrillOptions } from '../../db/cycles-repo';
 import { getCycle, getWorkPoint } from '../../db/replies-repo';
-import { cycleScheduleFor, prepareCycleData, recordCycle } from '../../activities/prepare-cycle';
+import { cycleScheduleFor, prepareCycleData, recordCycle } from '../../services/cycle-preparation';
 import type { Light } from '../../domain/light';
 import { toShanghaiIso } from '../../domain/schedule';
 import { annualCycle } from '../../workflows';
 import {
-  cycleWorkflowId,
   OBLIGATION_STATES,
   REVIEW_RATINGS,
-  SA,
-  statusQuery,
-  workPointWorkflowId,
   type ExtensionRequest,
   type Obligation,
   type ObligationState,
   type ReviewRating,
   type UnitRef,
   type WorkPointStatus,
-} from '../../workflows/definitions';
+} from '../../domain/model';
+import { cycleWorkflowId, SA, statusQuery, workPointWorkflowId } from '../../workflows/shared';
 import { DomainError, errorResponses } from '../errors';
 import { NoQuery, strictObject, WorkPointParam, YearParam } from '../schemas/input';
 import { directoryIncomplete } from './plans';

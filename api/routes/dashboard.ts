@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import { z } from 'zod';
-import { cycleScheduleFor } from '../../activities/prepare-cycle';
+import { cycleScheduleFor } from '../../services/cycle-preparation';
 import { obligationState, trafficLight, type Light } from '../../domain/light';
 import { shanghaiDate, toShanghaiIso, tryParseInstant } from '../../domain/schedule';
 import { isDrillOptions } from '../../db/cycles-repo';
@@ -12,7 +12,7 @@ import {
   type ObligationState,
   type ReviewState,
   type UnitRef,
-} from '../../workflows/definitions';
+} from '../../domain/model';
 import { TooManyRequestsError } from '../errors';
 import { CLEAR_TOKEN_COOKIE, TOKEN_COOKIE } from '../plugins/auth';
 import { MAX_YEAR, MIN_YEAR, strictObject, YearParam } from '../schemas/input';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { maskAddress } from '../../activities/webhook-address';
+import { maskAddress } from '../../services/webhook-address';
 import { redactReplyTokens } from '../../common/links';
 import { toShanghaiIso } from '../../domain/schedule';
-import { NOTICE_KINDS } from '../../workflows/definitions';
+import { NOTICE_KINDS } from '../../domain/model';
 import { DomainError, errorResponses } from '../errors';
 import { MAX_WORK_POINT, strictObject } from '../schemas/input';
 

@@ -8,7 +8,7 @@ import { LinkError, parseLinkKeys, verifyLink, type LinkClaims } from '../../com
 import { isDrillOptions } from '../../db/cycles-repo';
 import { chinaCalendar, CalendarMissingError, workdaysBetween } from '../../domain/calendar';
 import { shanghaiDate, toShanghaiIso } from '../../domain/schedule';
-import { cycleScheduleFor } from '../../activities/prepare-cycle';
+import { cycleScheduleFor } from '../../services/cycle-preparation';
 import {
   deleteAttachments,
   getAssignment,
@@ -25,16 +25,18 @@ import {
   type NewAttachment,
 } from '../../db/replies-repo';
 import {
-  acknowledgeSignal,
   REVIEW_RATINGS,
-  submitReportUpdate,
-  submitSummaryUpdate,
   SUBMISSION_REFUSALS,
-  workPointWorkflowId,
   type AttachmentRef,
   type ReviewRating,
   type SubmissionRefusal,
-} from '../../workflows/definitions';
+} from '../../domain/model';
+import {
+  acknowledgeSignal,
+  submitReportUpdate,
+  submitSummaryUpdate,
+  workPointWorkflowId,
+} from '../../workflows/shared';
 import { html, page, raw, type Raw } from '../views/html';
 
 /**

@@ -13,7 +13,7 @@ import { createActivities, type ActivityDeps } from '../../activities';
 import { createMailer, OUTCOME_UNKNOWN, SMTP_NOT_CONFIGURED, type DeliveryLogger } from '../../activities/delivery';
 import { loadCalendar } from '../../domain/calendar';
 import { parseInstant } from '../../domain/schedule';
-import type { NoticeRequest } from '../../workflows/definitions';
+import type { NoticeRequest } from '../../domain/model';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 const bj = (local: string): number => parseInstant(`${local}:00+08:00`);

@@ -5,7 +5,7 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import type { NoticeRequest, PersistBatch, ReportRecord, StatusUpdate } from '../../workflows/definitions';
+import type { NoticeRequest, PersistBatch, ReportRecord, StatusUpdate } from '../../domain/model';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 let db: TestDatabase;

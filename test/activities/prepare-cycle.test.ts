@@ -5,13 +5,14 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { prepareCycleData } from '../../activities/prepare-cycle';
+import { prepareCycleData } from '../../services/cycle-preparation';
 import { syntheticPlan, syntheticUnits } from '../../bench/synthetic';
 import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { UnitDirectorySchema } from '../../domain/units';
-import { START_BATCH, type WorkPointInput } from '../../workflows/definitions';
+import { type WorkPointInput } from '../../domain/model';
+import { START_BATCH } from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 const TEMPORAL_PAYLOAD_LIMIT = 2 * 1024 * 1024;

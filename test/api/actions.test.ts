@@ -16,14 +16,14 @@ import { toShanghaiIso } from '../../domain/schedule';
 import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
+import { type WorkPointStatus } from '../../domain/model';
 import {
   remindNowSignal,
   reportSignal,
   requestExtensionSignal,
   statusQuery,
   workPointWorkflowId,
-  type WorkPointStatus,
-} from '../../workflows/definitions';
+} from '../../workflows/shared';
 import { build, TEST_LINK_SECRET, useApiTestContext } from '../helpers/app';
 import { workflowBundle } from '../helpers/temporal';
 import { until } from '../helpers/wait';

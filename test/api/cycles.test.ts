@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { createActivities } from '../../activities';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
-import { cycleWorkflowId, workPointWorkflowId } from '../../workflows/definitions';
+import { cycleWorkflowId, workPointWorkflowId } from '../../workflows/shared';
 import { TEST_LINK_SECRET, useApiTestContext } from '../helpers/app';
 import { workflowBundle } from '../helpers/temporal';
 

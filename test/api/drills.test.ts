@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { cycleScheduleFor } from '../../activities/prepare-cycle';
+import { cycleScheduleFor } from '../../services/cycle-preparation';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
-import { cycleWorkflowId } from '../../workflows/definitions';
+import { cycleWorkflowId } from '../../workflows/shared';
 import { parseLinkKeys, signLink } from '../../common/links';
 import { TEST_LINK_SECRET, useApiTestContext } from '../helpers/app';
 

@@ -1,6 +1,6 @@
 import { createActivities } from '../../activities';
 import { parseInstant } from '../../domain/schedule';
-import type { NoticeRequest } from '../../workflows/definitions';
+import type { NoticeRequest } from '../../domain/model';
 import { useApiTestContext } from '../helpers/app';
 
 const ctx = useApiTestContext();

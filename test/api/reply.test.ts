@@ -20,14 +20,14 @@ import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { annualCycle } from '../../workflows';
+import { type WorkPointStatus } from '../../domain/model';
 import {
   extendDeadlineSignal,
   removeUnitSignal,
   statusQuery,
   waiveSignal,
   workPointWorkflowId,
-  type WorkPointStatus,
-} from '../../workflows/definitions';
+} from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
 import { until } from '../helpers/wait';

@@ -1,6 +1,6 @@
 /**
  * Docker cannot run in CI, so the deployment files are checked statically against the code they deploy:
- * config/index.ts (what each process reads), workflows/definitions.ts (search attributes), db/migrate.ts
+ * config/index.ts (what each process reads), workflows/shared.ts (search attributes), db/migrate.ts
  * (where migrations are read from). When a `docker compose` / `docker-compose` binary is installed, its own
  * validation runs too (it needs no Docker engine).
  */
@@ -17,7 +17,7 @@ import {
   loadWorkerConfig,
 } from '../../config';
 import { MIGRATIONS_DIR } from '../../db/migrate';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../workflows/shared';
 
 const ROOT = path.resolve(__dirname, '../..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
@@ -381,7 +381,7 @@ describe('docker-compose.yml', () => {
     expect(workerEnv.PUBLIC_BASE_URL).toBe(apiEnv.PUBLIC_BASE_URL);
   });
 
-  it('(d) registers exactly the search attributes of workflows/definitions.ts, within SQL visibility limits', () => {
+  it('(d) registers exactly the search attributes of workflows/shared.ts, within SQL visibility limits', () => {
     const registered = Object.fromEntries(
       (setupEnv.SEARCH_ATTRIBUTES ?? '')
         .split(/\s+/)

@@ -26,14 +26,14 @@ import { createToken } from '../../db/tokens-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { annualCycle } from '../../workflows';
+import { type CycleSchedule } from '../../domain/model';
 import {
   rateReviewSignal,
   reportSignal,
   returnReportSignal,
   statusQuery,
   workPointWorkflowId,
-  type CycleSchedule,
-} from '../../workflows/definitions';
+} from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { launchChromium } from '../helpers/browser';
 import { shiftedOptions } from '../helpers/schedule';

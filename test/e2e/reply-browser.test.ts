@@ -27,7 +27,7 @@ import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { ensureDispatcher } from '../../worker/dispatcher';
 import { annualCycle } from '../../workflows';
-import { statusQuery, workPointWorkflowId } from '../../workflows/definitions';
+import { statusQuery, workPointWorkflowId } from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { launchChromium } from '../helpers/browser';
 import { createDevServerEnv, workflowBundle } from '../helpers/temporal';

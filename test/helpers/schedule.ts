@@ -1,5 +1,5 @@
 import { toShanghaiIso } from '../../domain/schedule';
-import type { CycleSchedule } from '../../workflows/definitions';
+import type { CycleSchedule } from '../../domain/model';
 
 const dur = (ms: number) => `PT${Math.round(ms / 1000)}S`;
 

@@ -2,7 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { resolveBinary } from '../../launcher/binaries';
-import { SA, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SA, SEARCH_ATTRIBUTES } from '../../workflows/shared';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 
 const TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {

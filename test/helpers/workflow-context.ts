@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { importDirectory } from '../../db/units-repo';
-import type { UnitRef } from '../../workflows/definitions';
+import type { UnitRef } from '../../domain/model';
 import { createTestDatabase, type TestDatabase } from './db';
 
 /** A demo unit by name, as the workflows refer to it. */

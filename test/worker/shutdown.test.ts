@@ -11,7 +11,7 @@ import { createActivities } from '../../activities';
 import { loadWorkerConfig } from '../../config';
 import { DEFAULT_DELIVERY_POLICY } from '../../domain/delivery-time';
 import { parseInstant } from '../../domain/schedule';
-import type { NoticeRequest } from '../../workflows/definitions';
+import type { NoticeRequest } from '../../domain/model';
 import { createWorker } from '../../worker/create-worker';
 import { ensureDispatcher } from '../../worker/dispatcher';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';

@@ -22,6 +22,7 @@ import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { annualCycle, workPoint } from '../../workflows';
+import { type CycleSchedule, type ReviewRating, type WorkPointInput } from '../../domain/model';
 import {
   cycleWorkflowId,
   decideExtensionSignal,
@@ -33,10 +34,7 @@ import {
   summarySignal,
   waiveSignal,
   workPointWorkflowId,
-  type CycleSchedule,
-  type ReviewRating,
-  type WorkPointInput,
-} from '../../workflows/definitions';
+} from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { shiftedOptions } from '../helpers/schedule';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';

@@ -4,7 +4,7 @@ import { createActivities } from '../../activities';
 import type { DeliveryLogger } from '../../activities/delivery';
 import { DEFAULT_DELIVERY_POLICY } from '../../domain/delivery-time';
 import { ensureDispatcher } from '../../worker/dispatcher';
-import type { NoticeRequest } from '../../workflows/definitions';
+import type { NoticeRequest } from '../../domain/model';
 import { dispatcher, DISPATCHER_WORKFLOW_ID, dispatchNowSignal } from '../../workflows/dispatcher';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';

@@ -11,13 +11,8 @@ import { createActivities } from '../../activities';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { importDirectory } from '../../db/units-repo';
 import { UnitDirectorySchema } from '../../domain/units';
-import {
-  rateReviewSignal,
-  reportSignal,
-  type CycleSchedule,
-  type UnitRef,
-  type WorkPointInput,
-} from '../../workflows/definitions';
+import { type CycleSchedule, type UnitRef, type WorkPointInput } from '../../domain/model';
+import { rateReviewSignal, reportSignal } from '../../workflows/shared';
 import { workPoint } from '../../workflows/work-point';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';

@@ -1,14 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import {
-  rateReviewSignal,
-  reportSignal,
-  statusQuery,
-  summarySignal,
-  type CycleSchedule,
-  type WorkPointInput,
-} from '../../workflows/definitions';
+import { type CycleSchedule, type WorkPointInput } from '../../domain/model';
+import { rateReviewSignal, reportSignal, statusQuery, summarySignal } from '../../workflows/shared';
 import { workPoint } from '../../workflows/work-point';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
 import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';

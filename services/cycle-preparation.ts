@@ -6,7 +6,7 @@ import { officeUnit, resolveAssignees, type Problem, type Unit } from '../domain
 import { getPlan } from '../db/plans-repo';
 import { inTransaction } from '../db/pool';
 import { loadDirectory } from '../db/units-repo';
-import type { CycleSchedule, UnitRef, WorkPointInput } from '../workflows/definitions';
+import type { CycleSchedule, UnitRef, WorkPointInput } from '../domain/model';
 
 const toRef = (u: Unit): UnitRef => ({ id: u.id, name: u.name });
 

@@ -1,34 +1,9 @@
 /**
- * Names every process shares: task queue, workflow IDs, search attributes, signals, queries and
- * the types that cross the wire. Imported by workflows/, activities/, api/ and worker/ alike.
- * Only deterministic imports here (it is bundled into the workflow sandbox).
+ * The supervision model every process shares: a cycle's inputs, a unit's obligations and reports, a
+ * work point's state, status and result, the notices it asks for. Types and constants only, no I/O:
+ * the workflows, activities, services and API all speak in these terms.
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { Light } from '../domain/light';
-
-export const DEFAULT_TASK_QUEUE = 'duban';
-
-export const cycleWorkflowId = (year: number): string => `cycle-${year}`;
-export const workPointWorkflowId = (year: number, number: number): string =>
-  `wp-${year}-${String(number).padStart(2, '0')}`;
-
-export const SA = {
-  year: defineSearchAttributeKey('DubanYear', SearchAttributeType.INT),
-  workPoint: defineSearchAttributeKey('DubanWorkPoint', SearchAttributeType.INT),
-  status: defineSearchAttributeKey('DubanStatus', SearchAttributeType.KEYWORD),
-  leadUnits: defineSearchAttributeKey('DubanLeadUnits', SearchAttributeType.KEYWORD_LIST),
-  overdueUnits: defineSearchAttributeKey('DubanOverdueUnits', SearchAttributeType.KEYWORD_LIST),
-} as const;
-
-/** Name → type, as `temporal operator search-attribute create` and the dev server's --search-attribute take them. */
-export const SEARCH_ATTRIBUTES: Record<string, 'Int' | 'Keyword' | 'KeywordList'> = {
-  DubanYear: 'Int',
-  DubanWorkPoint: 'Int',
-  DubanStatus: 'Keyword',
-  DubanLeadUnits: 'KeywordList',
-  DubanOverdueUnits: 'KeywordList',
-};
+import type { Light } from './light';
 
 // ─── Inputs ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -79,9 +54,6 @@ export interface WorkPointInput {
   /** Carried across continue-as-new; absent on the first run. */
   resume?: WorkPointState;
 }
-
-/** The cycle starts its children in batches of this many, loading each batch's inputs as it goes. */
-export const START_BATCH = 200;
 
 export interface CycleInput {
   year: number;
@@ -357,20 +329,6 @@ export interface RateReviewSignal {
   by: string;
 }
 
-export const reportSignal = defineSignal<[ReportSignal]>('report');
-export const summarySignal = defineSignal<[SummarySignal]>('submitSummary');
-export const acknowledgeSignal = defineSignal<[AcknowledgeSignal]>('acknowledge');
-export const requestExtensionSignal = defineSignal<[RequestExtensionSignal]>('requestExtension');
-export const decideExtensionSignal = defineSignal<[DecideExtensionSignal]>('decideExtension');
-export const extendDeadlineSignal = defineSignal<[ExtendDeadlineSignal]>('extendDeadline');
-export const waiveSignal = defineSignal<[WaiveSignal]>('waive');
-export const reassignSignal = defineSignal<[ReassignSignal]>('reassign');
-export const addUnitSignal = defineSignal<[AddUnitSignal]>('addUnit');
-export const removeUnitSignal = defineSignal<[RemoveUnitSignal]>('removeUnit');
-export const returnReportSignal = defineSignal<[ReturnReportSignal]>('returnReport');
-export const remindNowSignal = defineSignal<[RemindNowSignal]>('remindNow');
-export const rateReviewSignal = defineSignal<[RateReviewSignal]>('rateReview');
-
 // ─── Updates: the workflow's verdict in the same request ─────────────────────────────────────────
 
 /**
@@ -396,9 +354,6 @@ export const SUBMISSION_REFUSALS = [
   'not-lead', // 只有牵头单位提交年度总结
 ] as const;
 export type SubmissionRefusal = (typeof SUBMISSION_REFUSALS)[number];
-
-export const submitReportUpdate = defineUpdate<SubmissionReceipt, [ReportSignal]>('submitReport');
-export const submitSummaryUpdate = defineUpdate<SubmissionReceipt, [SummarySignal]>('submitSummaryReport');
 
 // ─── Queries and results ─────────────────────────────────────────────────────────────────────────
 
@@ -432,8 +387,6 @@ export interface WorkPointStatus {
   timeline: TimelineEntry[];
   waitingOn: string;
 }
-
-export const statusQuery = defineQuery<WorkPointStatus>('status');
 
 /**
  * What the status projection in PostgreSQL receives: the summary, and only what changed since the
@@ -490,4 +443,3 @@ export interface CycleProgress {
   closed: number;
   workPoints: { number: number; workflowId: string; closed: boolean }[];
 }
-export const cycleProgressQuery = defineQuery<CycleProgress>('progress');

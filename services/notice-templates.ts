@@ -1,4 +1,4 @@
-import type { NoticeKind, NoticeRequest } from '../workflows/definitions';
+import type { NoticeKind, NoticeRequest } from '../domain/model';
 import { shanghaiDate } from '../domain/schedule';
 
 /** Chinese notice texts, one per kind. Each carries the work point, the due date and, where the recipient acts, the link. */
