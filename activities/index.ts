@@ -1,7 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { parseLinkKeys, replyUrl, signLink, type LinkKeys } from '../common/links';
-import type { Unit } from '../domain/units';
 import type {
   CycleResult,
   NoticeRequest,
@@ -11,10 +10,14 @@ import type {
   WorkPointInput,
 } from '../domain/model';
 import { deliveryTime } from '../domain/delivery-time';
-import { drillYears } from '../db/cycles-repo';
-import { createDeliveryActivities, resolveDelivery, type DeliveryOptions } from './delivery';
-import { prepareCycleData, recordCycle, recordedWorkPointInputs } from '../services/cycle-preparation';
-import { insertOutbox, writeReports, writeStatus, type OutboxRow } from './records';
+import { drillYears, recordedWorkPointInputs, saveCycleResult } from '../db/cycles-repo';
+import { insertOutbox, type OutboxRow } from '../db/outbox-repo';
+import { writeStatus } from '../db/projection-repo';
+import { writeReports } from '../db/submissions-repo';
+import { unitContacts } from '../db/units-repo';
+import { resolveDelivery, type DeliveryOptions } from './delivery';
+import { createDeliveryActivities } from './delivery-pass';
+import { prepareCycleData, recordCycle } from '../services/cycle-preparation';
 import { renderNotice } from '../services/notice-templates';
 
 export { cycleScheduleFor } from '../services/cycle-preparation';
@@ -90,11 +93,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function writeNotices(notices: NoticeRequest[]): Promise<{ written: number }> {
     const unitIds = [...new Set(notices.map((n) => n.unitId))];
-    const { rows } = await pool.query<{ id: string; name: string; contacts: Unit['contacts'] }>(
-      'SELECT id, name, contacts FROM units WHERE id = ANY($1)',
-      [unitIds],
-    );
-    const units = new Map(rows.map((r) => [r.id, r]));
+    const units = await unitContacts(pool, unitIds);
     const drills = await drillYears(pool, [...new Set(notices.map((n) => n.cycleYear))]);
     const calendarMissing = new Set<number>();
     const outbox: OutboxRow[] = [];
@@ -196,11 +195,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async saveCycleResult(result: CycleResult): Promise<void> {
-      await pool.query('UPDATE cycles SET result = $2, finished_at = to_timestamp($3 / 1000.0) WHERE year = $1', [
-        result.year,
-        JSON.stringify(result),
-        result.completedAt,
-      ]);
+      await saveCycleResult(pool, result);
     },
   };
 }
