@@ -1,4 +1,4 @@
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, asyncLocalStorage, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { parseLinkKeys, replyUrl, signLink, type LinkKeys } from '../common/links';
 import type {
@@ -10,7 +10,7 @@ import type {
   WorkPointInput,
 } from '../domain/model';
 import { deliveryTime } from '../domain/delivery-time';
-import { drillYears, recordedWorkPointInputs, saveCycleResult } from '../db/cycles-repo';
+import { drillYears, recordedInputsFor, recordedWorkPointInputs, saveCycleResult } from '../db/cycles-repo';
 import { insertOutbox, type OutboxRow } from '../db/outbox-repo';
 import { writeStatus } from '../db/projection-repo';
 import { writeReports } from '../db/submissions-repo';
@@ -63,10 +63,19 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Reads the plan and the directory, resolves every work point's units, computes the schedule and records the cycle.
-   * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
+   * The numbers of the cycle's work points, their inputs recorded in cycle_assignees. The API prepared and recorded
+   * them for this run when it started the cycle (to answer 422 before starting anything): then they are used as they
+   * are. Otherwise (a cycle started without the API, a retry, the activity ahead of the API's record) this reads the
+   * plan and the directory, resolves every work point's units, computes the schedule and records the cycle; it
+   * refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
    */
-  async function prepareAndRecord(input: PrepareCycleInput): Promise<WorkPointInput[]> {
+  async function prepareAndRecord(input: PrepareCycleInput): Promise<number[]> {
+    // Outside an activity (tests calling the function directly) there is no run to match a record against.
+    const runId = asyncLocalStorage.getStore() ? activityInfo().workflowExecution?.runId : undefined;
+    if (runId !== undefined) {
+      const recorded = await recordedInputsFor(pool, { ...input, runId });
+      if (recorded) return recorded;
+    }
     const prepared = await prepareCycleData(pool, input.year, input.planId, input.options);
     if (prepared.kind === 'plan-not-found') {
       throw ApplicationFailure.nonRetryable(`plan ${input.planId} does not exist`, 'PlanNotFound');
@@ -83,8 +92,9 @@ export function createActivities(deps: ActivityDeps) {
       workflowId: input.workflowId,
       options: input.options,
       workPoints: prepared.workPoints,
+      ...(runId !== undefined ? { inputsRunId: runId } : {}),
     });
-    return prepared.workPoints;
+    return prepared.workPoints.map((w) => w.number);
   }
 
   /**
@@ -152,7 +162,7 @@ export function createActivities(deps: ActivityDeps) {
      * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<{ workPoints: WorkPointInput[] }> {
-      return { workPoints: await prepareAndRecord(input) };
+      return { workPoints: await recordedWorkPointInputs(pool, input.year, await prepareAndRecord(input)) };
     },
 
     /**
@@ -160,7 +170,7 @@ export function createActivities(deps: ActivityDeps) {
      * numbers, so the result stays small however large the plan; workPointInputs then loads a page.
      */
     async prepareCycleRecorded(input: PrepareCycleInput): Promise<{ numbers: number[] }> {
-      return { numbers: (await prepareAndRecord(input)).map((w) => w.number) };
+      return { numbers: await prepareAndRecord(input) };
     },
 
     /** The recorded inputs of one page of work points (see prepareCycleRecorded). */

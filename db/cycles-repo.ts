@@ -75,6 +75,8 @@ export interface CycleRecord {
   runId?: string;
   options: unknown;
   workPoints?: WorkPointInput[];
+  /** The workflow run these work point inputs were prepared for (default: runId); see recordedInputsFor. */
+  inputsRunId?: string;
 }
 
 /** Records a cycle and, when given, its work points' inputs, in one transaction. Idempotent: a retry writes the same rows. */
@@ -91,6 +93,10 @@ export async function recordCycle(pool: Pool, c: CycleRecord): Promise<void> {
       await client.query('DELETE FROM cycle_assignees WHERE cycle_year = $1 AND work_point <> ALL($2::integer[])', [
         c.year,
         c.workPoints.map((w) => w.number),
+      ]);
+      await client.query('UPDATE cycles SET inputs_run_id = $2 WHERE year = $1', [
+        c.year,
+        c.inputsRunId ?? c.runId ?? null,
       ]);
       await client.query(
         `INSERT INTO cycle_assignees (cycle_year, work_point, lead_units, responsible_units, input)
@@ -133,6 +139,24 @@ export async function recordedWorkPointInputs(
     if (!input) throw new Error(`cycle ${year} has no recorded input for work point ${n}; prepare the cycle again`);
     return input;
   });
+}
+
+/**
+ * The work point numbers whose inputs were recorded for exactly this run of this cycle (same workflow, plan and
+ * options), in order; undefined when there is no such record and the cycle must be prepared.
+ */
+export async function recordedInputsFor(
+  db: Queryable,
+  run: { year: number; planId: number; workflowId: string; runId: string; options?: unknown },
+): Promise<number[] | undefined> {
+  const { rows } = await db.query<{ work_point: number }>(
+    `SELECT a.work_point FROM cycles c JOIN cycle_assignees a ON a.cycle_year = c.year
+      WHERE c.year = $1 AND c.plan_id = $2 AND c.workflow_id = $3 AND c.inputs_run_id = $4 AND c.options = $5::jsonb
+        AND a.input IS NOT NULL
+      ORDER BY a.work_point`,
+    [run.year, run.planId, run.workflowId, run.runId, JSON.stringify(run.options ?? {})],
+  );
+  return rows.length > 0 ? rows.map((r) => r.work_point) : undefined;
 }
 
 /** The cycle's final result (its annual report's facts once rated) and when it finished. */

@@ -24,9 +24,10 @@ export type PreparedCycle =
   | { kind: 'unresolved'; message: string; problems: Problem[] };
 
 /**
- * Everything a cycle needs before it starts: the plan, the schedule and every work point's units.
- * The API runs it to answer 422 before starting anything; the cycle workflow runs it again (as an
- * activity) because the directory may change in between, and it is the workflow that must not start with a gap.
+ * Everything a cycle needs before it starts: the plan, the schedule and every work point's units. Run once per
+ * start: the API runs it to answer 422 before starting anything and records the result with the run it started
+ * (recordCycle with workPoints and runId); the cycle's prepare activity then uses that record, and runs this itself
+ * only when there is none for its run (a cycle started without the API, or the activity ahead of the API's record).
  */
 export async function prepareCycleData(
   pool: Pool,
