@@ -1,7 +1,6 @@
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, asyncLocalStorage, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { parseLinkKeys, replyUrl, signLink, type LinkKeys } from '../common/links';
-import type { Unit } from '../domain/units';
 import type {
   CycleResult,
   NoticeRequest,
@@ -11,10 +10,14 @@ import type {
   WorkPointInput,
 } from '../domain/model';
 import { deliveryTime } from '../domain/delivery-time';
-import { drillYears } from '../db/cycles-repo';
-import { createDeliveryActivities, resolveDelivery, type DeliveryOptions } from './delivery';
-import { prepareCycleData, recordCycle, recordedWorkPointInputs } from '../services/cycle-preparation';
-import { insertOutbox, writeReports, writeStatus, type OutboxRow } from './records';
+import { drillYears, recordedInputsFor, recordedWorkPointInputs, saveCycleResult } from '../db/cycles-repo';
+import { insertOutbox, type OutboxRow } from '../db/outbox-repo';
+import { writeStatus } from '../db/projection-repo';
+import { writeReports } from '../db/submissions-repo';
+import { unitContacts } from '../db/units-repo';
+import { resolveDelivery, type DeliveryOptions } from './delivery';
+import { createDeliveryActivities } from './delivery-pass';
+import { prepareCycleData, recordCycle } from '../services/cycle-preparation';
 import { renderNotice } from '../services/notice-templates';
 
 export { cycleScheduleFor } from '../services/cycle-preparation';
@@ -60,10 +63,19 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Reads the plan and the directory, resolves every work point's units, computes the schedule and records the cycle.
-   * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
+   * The numbers of the cycle's work points, their inputs recorded in cycle_assignees. The API prepared and recorded
+   * them for this run when it started the cycle (to answer 422 before starting anything): then they are used as they
+   * are. Otherwise (a cycle started without the API, a retry, the activity ahead of the API's record) this reads the
+   * plan and the directory, resolves every work point's units, computes the schedule and records the cycle; it
+   * refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
    */
-  async function prepareAndRecord(input: PrepareCycleInput): Promise<WorkPointInput[]> {
+  async function prepareAndRecord(input: PrepareCycleInput): Promise<number[]> {
+    // Outside an activity (tests calling the function directly) there is no run to match a record against.
+    const runId = asyncLocalStorage.getStore() ? activityInfo().workflowExecution?.runId : undefined;
+    if (runId !== undefined) {
+      const recorded = await recordedInputsFor(pool, { ...input, runId });
+      if (recorded) return recorded;
+    }
     const prepared = await prepareCycleData(pool, input.year, input.planId, input.options);
     if (prepared.kind === 'plan-not-found') {
       throw ApplicationFailure.nonRetryable(`plan ${input.planId} does not exist`, 'PlanNotFound');
@@ -80,8 +92,9 @@ export function createActivities(deps: ActivityDeps) {
       workflowId: input.workflowId,
       options: input.options,
       workPoints: prepared.workPoints,
+      ...(runId !== undefined ? { inputsRunId: runId } : {}),
     });
-    return prepared.workPoints;
+    return prepared.workPoints.map((w) => w.number);
   }
 
   /**
@@ -90,11 +103,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function writeNotices(notices: NoticeRequest[]): Promise<{ written: number }> {
     const unitIds = [...new Set(notices.map((n) => n.unitId))];
-    const { rows } = await pool.query<{ id: string; name: string; contacts: Unit['contacts'] }>(
-      'SELECT id, name, contacts FROM units WHERE id = ANY($1)',
-      [unitIds],
-    );
-    const units = new Map(rows.map((r) => [r.id, r]));
+    const units = await unitContacts(pool, unitIds);
     const drills = await drillYears(pool, [...new Set(notices.map((n) => n.cycleYear))]);
     const calendarMissing = new Set<number>();
     const outbox: OutboxRow[] = [];
@@ -153,7 +162,7 @@ export function createActivities(deps: ActivityDeps) {
      * Refuses (non-retryable) when anything is unresolved, so a cycle never starts with a silent gap.
      */
     async prepareCycle(input: PrepareCycleInput): Promise<{ workPoints: WorkPointInput[] }> {
-      return { workPoints: await prepareAndRecord(input) };
+      return { workPoints: await recordedWorkPointInputs(pool, input.year, await prepareAndRecord(input)) };
     },
 
     /**
@@ -161,7 +170,7 @@ export function createActivities(deps: ActivityDeps) {
      * numbers, so the result stays small however large the plan; workPointInputs then loads a page.
      */
     async prepareCycleRecorded(input: PrepareCycleInput): Promise<{ numbers: number[] }> {
-      return { numbers: (await prepareAndRecord(input)).map((w) => w.number) };
+      return { numbers: await prepareAndRecord(input) };
     },
 
     /** The recorded inputs of one page of work points (see prepareCycleRecorded). */
@@ -196,11 +205,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async saveCycleResult(result: CycleResult): Promise<void> {
-      await pool.query('UPDATE cycles SET result = $2, finished_at = to_timestamp($3 / 1000.0) WHERE year = $1', [
-        result.year,
-        JSON.stringify(result),
-        result.completedAt,
-      ]);
+      await saveCycleResult(pool, result);
     },
   };
 }

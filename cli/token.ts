@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { ApiConfigSchema } from '../config';
+import { ping } from '../db/admin-repo';
 import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
 import { createToken, isApiRole, listTokens, revokeToken, type TokenInfo } from '../db/tokens-repo';
@@ -148,7 +149,7 @@ async function withDatabase(env: Env, out: CommandOutput, fn: (pool: Pool) => Pr
   const pool = createPool(url, { max: 2, connectionTimeoutMillis: 5_000 });
   try {
     try {
-      await pool.query('SELECT 1');
+      await ping(pool);
       await migrate(url);
     } catch (err) {
       out.stderr(`无法连接数据库 / cannot use the database at ${redact(url)}: ${describeError(err)}\n`);

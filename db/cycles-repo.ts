@@ -1,7 +1,13 @@
 import type { Pool, PoolClient } from 'pg';
+import type { CycleResult, WorkPointInput } from '../domain/model';
+import { inTransaction } from './pool';
 
 type Queryable = Pool | PoolClient;
-import { inTransaction } from './pool';
+
+/**
+ * Cycles as records: the `cycles` row of what was started (Temporal owns its progress) with its options and final
+ * result, and `cycle_assignees`, each work point's units and input as the cycle resolved them when it started.
+ */
 
 /** Whether a cycle's stored options mark it as a rehearsal (演练). */
 export function isDrillOptions(options: unknown): boolean {
@@ -59,4 +65,105 @@ export async function deleteCycleRecords(pool: Pool, year: number): Promise<Canc
     await run('cycles', 'DELETE FROM cycles WHERE year = $1');
     return counts;
   });
+}
+
+/** What was started for a cycle year; `workPoints`, when given, are the inputs its work points start from. */
+export interface CycleRecord {
+  year: number;
+  planId: number;
+  workflowId: string;
+  runId?: string;
+  options: unknown;
+  workPoints?: WorkPointInput[];
+  /** The workflow run these work point inputs were prepared for (default: runId); see recordedInputsFor. */
+  inputsRunId?: string;
+}
+
+/** Records a cycle and, when given, its work points' inputs, in one transaction. Idempotent: a retry writes the same rows. */
+export async function recordCycle(pool: Pool, c: CycleRecord): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query(
+      `INSERT INTO cycles (year, plan_id, workflow_id, run_id, options) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (year) DO UPDATE SET plan_id = EXCLUDED.plan_id, workflow_id = EXCLUDED.workflow_id,
+         run_id = COALESCE(EXCLUDED.run_id, cycles.run_id), options = EXCLUDED.options`,
+      [c.year, c.planId, c.workflowId, c.runId ?? null, JSON.stringify(c.options ?? {})],
+    );
+    if (c.workPoints) {
+      // A cycle re-recorded for another plan keeps no rows of work points that plan does not have.
+      await client.query('DELETE FROM cycle_assignees WHERE cycle_year = $1 AND work_point <> ALL($2::integer[])', [
+        c.year,
+        c.workPoints.map((w) => w.number),
+      ]);
+      await client.query('UPDATE cycles SET inputs_run_id = $2 WHERE year = $1', [
+        c.year,
+        c.inputsRunId ?? c.runId ?? null,
+      ]);
+      await client.query(
+        `INSERT INTO cycle_assignees (cycle_year, work_point, lead_units, responsible_units, input)
+         SELECT $1, x.number, x.lead, x.responsible, x.input
+           FROM jsonb_to_recordset($2::jsonb) AS x(number integer, lead text[], responsible text[], input jsonb)
+         ON CONFLICT (cycle_year, work_point) DO UPDATE
+           SET lead_units = EXCLUDED.lead_units, responsible_units = EXCLUDED.responsible_units, input = EXCLUDED.input`,
+        [
+          c.year,
+          JSON.stringify(
+            c.workPoints.map((w) => ({
+              number: w.number,
+              lead: w.leadUnits.map((u) => u.id),
+              responsible: w.responsibleUnits.map((u) => u.id),
+              input: w,
+            })),
+          ),
+        ],
+      );
+    }
+  });
+}
+
+/**
+ * The recorded inputs of some work points of a cycle, in the order asked for: exactly what the cycle resolved when it
+ * was prepared, so a page loaded later never sees a directory edited in between.
+ */
+export async function recordedWorkPointInputs(
+  db: Queryable,
+  year: number,
+  numbers: number[],
+): Promise<WorkPointInput[]> {
+  const { rows } = await db.query<{ work_point: number; input: WorkPointInput | null }>(
+    'SELECT work_point, input FROM cycle_assignees WHERE cycle_year = $1 AND work_point = ANY($2::integer[])',
+    [year, numbers],
+  );
+  const byNumber = new Map(rows.map((r) => [r.work_point, r.input]));
+  return numbers.map((n) => {
+    const input = byNumber.get(n);
+    if (!input) throw new Error(`cycle ${year} has no recorded input for work point ${n}; prepare the cycle again`);
+    return input;
+  });
+}
+
+/**
+ * The work point numbers whose inputs were recorded for exactly this run of this cycle (same workflow, plan and
+ * options), in order; undefined when there is no such record and the cycle must be prepared.
+ */
+export async function recordedInputsFor(
+  db: Queryable,
+  run: { year: number; planId: number; workflowId: string; runId: string; options?: unknown },
+): Promise<number[] | undefined> {
+  const { rows } = await db.query<{ work_point: number }>(
+    `SELECT a.work_point FROM cycles c JOIN cycle_assignees a ON a.cycle_year = c.year
+      WHERE c.year = $1 AND c.plan_id = $2 AND c.workflow_id = $3 AND c.inputs_run_id = $4 AND c.options = $5::jsonb
+        AND a.input IS NOT NULL
+      ORDER BY a.work_point`,
+    [run.year, run.planId, run.workflowId, run.runId, JSON.stringify(run.options ?? {})],
+  );
+  return rows.length > 0 ? rows.map((r) => r.work_point) : undefined;
+}
+
+/** The cycle's final result (its annual report's facts once rated) and when it finished. */
+export async function saveCycleResult(db: Queryable, result: CycleResult): Promise<void> {
+  await db.query('UPDATE cycles SET result = $2, finished_at = to_timestamp($3 / 1000.0) WHERE year = $1', [
+    result.year,
+    JSON.stringify(result),
+    result.completedAt,
+  ]);
 }

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { cycleScheduleFor } from '../services/cycle-preparation';
+import { cycleSchedule } from '../domain/cycle-schedule';
 import { obligationState } from '../domain/light';
 import type { Outcome, ReportInput } from '../domain/annual-report';
 import type { CycleResult, Obligation, ObligationState, UnitRef } from '../domain/model';
@@ -17,7 +17,7 @@ export async function loadReportInput(pool: Pool, year: number, asOf: number): P
   );
   const row = cycle.rows[0];
   if (!row) return undefined;
-  const schedule = cycleScheduleFor(year, row.options);
+  const schedule = cycleSchedule(year, row.options);
   const periodLabel = (id: string) => schedule.periods.find((p) => p.id === id)?.label ?? id;
   const [wps, statuses, obligations, escalations] = await Promise.all([
     pool.query<{ number: number; title: string; text: string; section: string | null; responsible_units: string[] }>(

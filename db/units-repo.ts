@@ -87,3 +87,15 @@ export async function countUnits(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM units');
   return Number(rows[0]?.n ?? 0);
 }
+
+/** The names and contacts of some units, by id; ids the directory does not hold are absent. */
+export async function unitContacts(
+  db: Queryable,
+  ids: string[],
+): Promise<Map<string, { id: string; name: string; contacts: Unit['contacts'] }>> {
+  const { rows } = await db.query<{ id: string; name: string; contacts: Unit['contacts'] }>(
+    'SELECT id, name, contacts FROM units WHERE id = ANY($1)',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
+}

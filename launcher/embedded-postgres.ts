@@ -19,6 +19,7 @@ import {
 import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { ensureDatabase, ping } from '../db/admin-repo';
 import { describeExit, spawnChild, stopChild, type ManagedChild } from './children';
 import { PortBusyError } from './ports';
 
@@ -271,7 +272,7 @@ async function waitReady(server: ManagedChild, url: string, logFile: string): Pr
     const client = new Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
     try {
       await client.connect();
-      await client.query('SELECT 1');
+      await ping(client);
       return;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
@@ -331,8 +332,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const admin = new Client({ connectionString: `${base}/postgres` });
     await admin.connect();
     try {
-      const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE]);
-      if (!rowCount) await admin.query(`CREATE DATABASE ${EMBEDDED_DATABASE}`);
+      await ensureDatabase(admin, EMBEDDED_DATABASE);
     } finally {
       await admin.end();
     }

@@ -2,6 +2,14 @@ import { renameSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { Client } from 'pg';
+import {
+  countRows,
+  inCopyTransaction,
+  insertJsonRows,
+  publicTables,
+  restartSerialSequences,
+  rowsAsJson,
+} from '../db/admin-repo';
 import { migrate } from '../db/migrate';
 import { freePort } from './ports';
 
@@ -26,8 +34,6 @@ export interface ImportResult {
 
 const BATCH = 200;
 
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
 export async function importPglite(
   pgliteDir: string,
   targetUrl: string,
@@ -47,61 +53,35 @@ export async function importPglite(
     }
 
     await migrate(targetUrl, log);
-    const { rows: tableRows } = await source.query<{ name: string }>(
-      `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'pgmigrations'
-       ORDER BY tablename`,
-    );
-    const tables = tableRows.map((r) => r.name);
+    const tables = await publicTables(source);
 
     const target = new Client({ connectionString: targetUrl, application_name: 'duban-pglite-import' });
     await target.connect();
     let total = 0;
     try {
       for (const table of tables) {
-        const { rows } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${ident(table)}`);
-        if (Number(rows[0]?.n ?? 0) > 0) {
+        if ((await countRows(target, table)) > 0) {
           throw new Error(`the new database already holds rows in ${table}; nothing was imported`);
         }
       }
-      await target.query('BEGIN');
-      // Rows arrive table by table, not in foreign-key order; the constraints hold in the source already.
-      await target.query('SET LOCAL session_replication_role = replica');
-      const counts = new Map<string, number>();
-      for (const table of tables) {
-        const { rows } = await source.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM ${ident(table)} t`);
-        for (let i = 0; i < rows.length; i += BATCH) {
-          const batch = `[${rows
-            .slice(i, i + BATCH)
-            .map((r) => r.j)
-            .join(',')}]`;
-          await target.query(
-            `INSERT INTO ${ident(table)} SELECT * FROM json_populate_recordset(NULL::${ident(table)}, $1::json)`,
-            [batch],
-          );
+      await inCopyTransaction(target, async () => {
+        const counts = new Map<string, number>();
+        for (const table of tables) {
+          const rows = await rowsAsJson(source, table);
+          for (let i = 0; i < rows.length; i += BATCH) {
+            await insertJsonRows(target, table, `[${rows.slice(i, i + BATCH).join(',')}]`);
+          }
+          counts.set(table, rows.length);
+          total += rows.length;
         }
-        counts.set(table, rows.length);
-        total += rows.length;
-      }
-      const { rows: serials } = await target.query<{ table_name: string; column_name: string }>(
-        `SELECT table_name, column_name FROM information_schema.columns
-          WHERE table_schema = 'public' AND column_default LIKE 'nextval(%'`,
-      );
-      for (const { table_name: t, column_name: c } of serials) {
-        await target.query(
-          `SELECT setval(pg_get_serial_sequence($1, $2), coalesce((SELECT max(${ident(c)}) FROM ${ident(t)}), 0) + 1, false)`,
-          [ident(t), c],
-        );
-      }
-      for (const [table, expected] of counts) {
-        const { rows } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${ident(table)}`);
-        if (Number(rows[0]?.n) !== expected) {
-          throw new Error(`${table}: copied ${rows[0]?.n ?? 0} of ${expected} rows; nothing was imported`);
+        await restartSerialSequences(target);
+        for (const [table, expected] of counts) {
+          const copied = await countRows(target, table);
+          if (copied !== expected) {
+            throw new Error(`${table}: copied ${copied} of ${expected} rows; nothing was imported`);
+          }
         }
-      }
-      await target.query('COMMIT');
-    } catch (err) {
-      await target.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      });
     } finally {
       await target.end();
     }

@@ -1,39 +1,20 @@
 import type { Pool } from 'pg';
 import { ZodError } from 'zod';
-import { CalendarMissingError, chinaCalendar } from '../domain/calendar';
-import { scheduleFor } from '../domain/schedule';
+import { CalendarMissingError } from '../domain/calendar';
+import { cycleSchedule } from '../domain/cycle-schedule';
 import { officeUnit, resolveAssignees, type Problem, type Unit } from '../domain/units';
 import { getPlan } from '../db/plans-repo';
-import { inTransaction } from '../db/pool';
 import { loadDirectory } from '../db/units-repo';
 import type { CycleSchedule, UnitRef, WorkPointInput } from '../domain/model';
 
+/** Records a cycle (and, given, its work points' inputs): see db/cycles-repo.ts. The API and the activity both call it. */
+export { recordCycle, type CycleRecord } from '../db/cycles-repo';
+
 const toRef = (u: Unit): UnitRef => ({ id: u.id, name: u.name });
 
-/** The schedule with epoch-millisecond instants, as the workflows use it. */
+/** The schedule with epoch-millisecond instants, as the workflows use it (domain/cycle-schedule.ts). */
 export function cycleScheduleFor(year: number, options: unknown): CycleSchedule {
-  const given = options && typeof options === 'object' ? (options as Record<string, unknown>) : {};
-  const s = scheduleFor({ ...given, year }, chinaCalendar);
-  const ms = (iso: string) => Date.parse(iso);
-  return {
-    periods: s.periods.map((p) => ({
-      id: p.id,
-      label: p.label,
-      opensAt: ms(p.opensAt),
-      dueAt: ms(p.dueAt),
-      reminderAt: ms(p.reminderAt),
-      overdueNoticeAt: ms(p.overdueNoticeAt),
-      leadEscalationAt: ms(p.leadEscalationAt),
-      officeEscalationAt: ms(p.officeEscalationAt),
-    })),
-    review: {
-      requestAt: ms(s.review.requestAt),
-      summaryReminderAt: ms(s.review.summaryReminderAt),
-      summaryDueAt: ms(s.review.summaryDueAt),
-      officeEscalationAt: ms(s.review.officeEscalationAt),
-      ratingDueAt: ms(s.review.ratingDueAt),
-    },
-  };
+  return cycleSchedule(year, options);
 }
 
 export type PreparedCycle =
@@ -43,9 +24,10 @@ export type PreparedCycle =
   | { kind: 'unresolved'; message: string; problems: Problem[] };
 
 /**
- * Everything a cycle needs before it starts: the plan, the schedule and every work point's units.
- * The API runs it to answer 422 before starting anything; the cycle workflow runs it again (as an
- * activity) because the directory may change in between, and it is the workflow that must not start with a gap.
+ * Everything a cycle needs before it starts: the plan, the schedule and every work point's units. Run once per
+ * start: the API runs it to answer 422 before starting anything and records the result with the run it started
+ * (recordCycle with workPoints and runId); the cycle's prepare activity then uses that record, and runs this itself
+ * only when there is none for its run (a cycle started without the API, or the activity ahead of the API's record).
  */
 export async function prepareCycleData(
   pool: Pool,
@@ -105,71 +87,4 @@ export async function prepareCycleData(
     };
   }
   return { kind: 'ok', workPoints, schedule };
-}
-
-/**
- * The cycles table records what was started (Temporal owns its progress), and cycle_assignees who each work point
- * was assigned to when the cycle resolved its units. Idempotent: a retried activity writes the same rows.
- */
-export async function recordCycle(
-  pool: Pool,
-  c: {
-    year: number;
-    planId: number;
-    workflowId: string;
-    runId?: string;
-    options: unknown;
-    workPoints?: WorkPointInput[];
-  },
-): Promise<void> {
-  await inTransaction(pool, async (client) => {
-    await client.query(
-      `INSERT INTO cycles (year, plan_id, workflow_id, run_id, options) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (year) DO UPDATE SET plan_id = EXCLUDED.plan_id, workflow_id = EXCLUDED.workflow_id,
-         run_id = COALESCE(EXCLUDED.run_id, cycles.run_id), options = EXCLUDED.options`,
-      [c.year, c.planId, c.workflowId, c.runId ?? null, JSON.stringify(c.options ?? {})],
-    );
-    if (c.workPoints) {
-      // A cycle re-recorded for another plan keeps no rows of work points that plan does not have.
-      await client.query('DELETE FROM cycle_assignees WHERE cycle_year = $1 AND work_point <> ALL($2::integer[])', [
-        c.year,
-        c.workPoints.map((w) => w.number),
-      ]);
-      await client.query(
-        `INSERT INTO cycle_assignees (cycle_year, work_point, lead_units, responsible_units, input)
-         SELECT $1, x.number, x.lead, x.responsible, x.input
-           FROM jsonb_to_recordset($2::jsonb) AS x(number integer, lead text[], responsible text[], input jsonb)
-         ON CONFLICT (cycle_year, work_point) DO UPDATE
-           SET lead_units = EXCLUDED.lead_units, responsible_units = EXCLUDED.responsible_units, input = EXCLUDED.input`,
-        [
-          c.year,
-          JSON.stringify(
-            c.workPoints.map((w) => ({
-              number: w.number,
-              lead: w.leadUnits.map((u) => u.id),
-              responsible: w.responsibleUnits.map((u) => u.id),
-              input: w,
-            })),
-          ),
-        ],
-      );
-    }
-  });
-}
-
-/**
- * The recorded inputs of some work points of a cycle, in the order asked for: exactly what prepareCycle resolved,
- * so a page loaded later never sees a directory edited in between.
- */
-export async function recordedWorkPointInputs(pool: Pool, year: number, numbers: number[]): Promise<WorkPointInput[]> {
-  const { rows } = await pool.query<{ work_point: number; input: WorkPointInput | null }>(
-    'SELECT work_point, input FROM cycle_assignees WHERE cycle_year = $1 AND work_point = ANY($2::integer[])',
-    [year, numbers],
-  );
-  const byNumber = new Map(rows.map((r) => [r.work_point, r.input]));
-  return numbers.map((n) => {
-    const input = byNumber.get(n);
-    if (!input) throw new Error(`cycle ${year} has no recorded input for work point ${n}; prepare the cycle again`);
-    return input;
-  });
 }

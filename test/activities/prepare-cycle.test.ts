@@ -5,7 +5,7 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { prepareCycleData } from '../../services/cycle-preparation';
+import { prepareCycleData, recordCycle } from '../../services/cycle-preparation';
 import { syntheticPlan, syntheticUnits } from '../../bench/synthetic';
 import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
@@ -46,8 +46,11 @@ const activities = () =>
   createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'k'.repeat(32) });
 type Page = { year: number; numbers: number[] };
 /** The activities run inside an activity context, as the worker runs them. */
-const prepareCycleRecorded = (input: Parameters<ReturnType<typeof activities>['prepareCycleRecorded']>[0]) =>
-  new MockActivityEnvironment().run<
+const prepareCycleRecorded = (
+  input: Parameters<ReturnType<typeof activities>['prepareCycleRecorded']>[0],
+  runId = '00000000-0000-0000-0000-000000000000',
+) =>
+  new MockActivityEnvironment({ workflowExecution: { workflowId: input.workflowId, runId } }).run<
     [typeof input],
     { numbers: number[] },
     ReturnType<typeof activities>['prepareCycleRecorded']
@@ -80,4 +83,49 @@ test('a page asks for a work point the cycle never recorded: a clear error, not 
   await expect(workPointInputs({ year: YEAR, numbers: [1, W + 1] })).rejects.toThrow(
     `cycle ${YEAR} has no recorded input for work point ${W + 1}`,
   );
+});
+
+describe('a cycle the API prepared is not prepared again by its activity', () => {
+  const year = YEAR - 1;
+  const workflowId = `cycle-${year}`;
+  let small: number;
+  /** What the API recorded, marked so that a second preparation would be seen (it would read the plan's titles). */
+  let recorded: WorkPointInput[];
+  beforeAll(async () => {
+    const names = syntheticUnits(20).map((u) => u.name);
+    ({ id: small } = await savePlan(
+      db.pool,
+      { ...syntheticPlan(year, 3, names, [names[0] ?? '']), year },
+      'small',
+      [],
+    ));
+    const prepared = await prepareCycleData(db.pool, year, small, {});
+    if (prepared.kind !== 'ok') throw new Error(`prepare failed: ${JSON.stringify(prepared)}`);
+    recorded = prepared.workPoints.map((w) => ({ ...w, title: `${w.title}（API 已准备）` }));
+    await recordCycle(db.pool, {
+      year,
+      planId: small,
+      workflowId,
+      runId: 'run-api',
+      options: {},
+      workPoints: recorded,
+    });
+  });
+
+  test('the activity of the run the API started uses the recorded inputs', async () => {
+    const input = { year, planId: small, options: {}, workflowId };
+    const { numbers } = await prepareCycleRecorded(input, 'run-api');
+    expect(numbers).toEqual([1, 2, 3]);
+    expect(await workPointInputs({ year, numbers })).toEqual(recorded);
+  });
+
+  test('another run of the same year (an earlier one failed) prepares afresh and never takes its inputs', async () => {
+    const input = { year, planId: small, options: {}, workflowId };
+    const { numbers } = await prepareCycleRecorded(input, 'run-later');
+    const inputs = await workPointInputs({ year, numbers });
+    expect(inputs.map((w) => w.title)).toEqual(recorded.map((w) => w.title.replace('（API 已准备）', '')));
+    // Its own record now serves its retries.
+    const { numbers: again } = await prepareCycleRecorded(input, 'run-later');
+    expect(again).toEqual(numbers);
+  });
 });
