@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { pingDatabase } from '../../db/health-repo';
 
 const HealthSchema = z.object({ status: z.literal('ok') });
 const ReadySchema = z.object({
@@ -48,7 +49,7 @@ const health: FastifyPluginAsyncZod = async (app) => {
     },
     async (_request, reply) => {
       const [postgres, temporal] = await Promise.all([
-        check(() => app.db.query('SELECT 1')),
+        check(() => pingDatabase(app.db)),
         check(() => app.temporal.connection.workflowService.getSystemInfo({})),
       ]);
       const down = [!postgres.ok && 'PostgreSQL', !temporal.ok && 'Temporal'].filter(Boolean);

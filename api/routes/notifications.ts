@@ -4,10 +4,11 @@ import { maskAddress } from '../../services/webhook-address';
 import { redactReplyTokens } from '../../common/links';
 import { toShanghaiIso } from '../../domain/schedule';
 import { NOTICE_KINDS } from '../../domain/model';
+import { listNotices, NOTICE_STATUSES } from '../../db/notices-repo';
 import { DomainError, errorResponses } from '../errors';
 import { MAX_WORK_POINT, strictObject } from '../schemas/input';
 
-const STATUSES = ['pending', 'sending', 'sent', 'failed', 'skipped'] as const;
+const STATUSES = NOTICE_STATUSES;
 const CHANNELS = ['email', 'webhook', 'log'] as const;
 
 const QuerySchema = strictObject({
@@ -67,34 +68,6 @@ const PageSchema = z.object({
   nextCursor: z.string().nullable().describe('pass as cursor for the next page; null on the last page'),
 });
 
-interface Row {
-  id: string;
-  idempotency_key: string;
-  workflow_id: string;
-  cycle_year: number;
-  work_point: number | null;
-  unit_id: string;
-  unit_name: string | null;
-  kind: string;
-  period: string | null;
-  channel: string;
-  address: string;
-  subject: string;
-  body: string;
-  link: string | null;
-  due_at: Date | null;
-  scheduled_for: Date;
-  deliver_after: Date;
-  digest: boolean;
-  digest_id: string | null;
-  status: (typeof STATUSES)[number];
-  attempts: number;
-  last_error: string | null;
-  next_attempt_at: Date | null;
-  created_at: Date;
-  delivered_at: Date | null;
-}
-
 /** Pages run newest first by id; the cursor is the last id seen, wrapped so clients treat it as opaque. */
 const encodeCursor = (id: string): string => Buffer.from(JSON.stringify({ before: id })).toString('base64url');
 
@@ -135,50 +108,29 @@ const notifications: FastifyPluginAsyncZod = async (app) => {
       const q = request.query;
       // A viewer reads the log but must not be able to act as a unit: reply links work without any account.
       const shown = request.actor?.role === 'admin' ? (text: string) => text : redactReplyTokens;
-      const where: string[] = [];
-      const params: unknown[] = [];
-      const add = (sql: (p: string) => string, value: unknown) => {
-        params.push(value);
-        where.push(sql(`$${params.length}`));
-      };
-      if (q.unit !== undefined) add((p) => `o.unit_id = ${p}`, q.unit);
-      if (q.kind !== undefined) add((p) => `o.kind = ${p}`, q.kind);
-      if (q.status !== undefined) add((p) => `o.status = ${p}`, q.status);
-      if (q.channel !== undefined) add((p) => `o.channel = ${p}`, q.channel);
-      if (q.cycle !== undefined) add((p) => `o.cycle_year = ${p}`, q.cycle);
-      if (q.workPoint !== undefined) add((p) => `o.work_point = ${p}`, q.workPoint);
-      const filters = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-
-      const countParams = [...params];
-      if (q.cursor !== undefined) add((p) => `o.id < ${p}::bigint`, decodeCursor(q.cursor));
-      const page = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-      params.push(q.limit + 1);
-
-      const [{ rows }, count] = await Promise.all([
-        app.db.query<Row>(
-          `SELECT o.id::text, o.idempotency_key, o.workflow_id, o.cycle_year, o.work_point, o.unit_id, u.name AS unit_name,
-                  o.kind, o.period, o.channel, o.address, o.subject, o.body, o.link, o.due_at, o.scheduled_for,
-                  o.deliver_after, o.digest, o.digest_id::text, o.status, o.attempts, o.last_error, o.next_attempt_at,
-                  o.created_at, o.delivered_at
-           FROM outbox o LEFT JOIN units u ON u.id = o.unit_id
-           ${page}
-           ORDER BY o.id DESC
-           LIMIT $${params.length}`,
-          params,
-        ),
-        app.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM outbox o ${filters}`, countParams),
-      ]);
+      const { rows, total } = await listNotices(
+        app.db,
+        {
+          unitId: q.unit,
+          kind: q.kind,
+          status: q.status,
+          channel: q.channel,
+          cycleYear: q.cycle,
+          workPoint: q.workPoint,
+        },
+        { before: q.cursor === undefined ? undefined : decodeCursor(q.cursor), limit: q.limit + 1 },
+      );
 
       const items = rows.slice(0, q.limit);
       const last = items[items.length - 1];
       return {
         items: items.map((r) => ({
           id: Number(r.id),
-          key: r.idempotency_key,
-          workflowId: r.workflow_id,
-          cycleYear: r.cycle_year,
-          workPoint: r.work_point,
-          unit: { id: r.unit_id, name: r.unit_name },
+          key: r.idempotencyKey,
+          workflowId: r.workflowId,
+          cycleYear: r.cycleYear,
+          workPoint: r.workPoint,
+          unit: { id: r.unitId, name: r.unitName },
           kind: r.kind,
           period: r.period,
           channel: r.channel,
@@ -186,19 +138,19 @@ const notifications: FastifyPluginAsyncZod = async (app) => {
           subject: shown(r.subject),
           body: shown(r.body),
           link: r.link === null ? null : shown(r.link),
-          dueAt: r.due_at ? iso(r.due_at) : null,
-          scheduledFor: iso(r.scheduled_for),
-          deliverAfter: iso(r.deliver_after),
+          dueAt: r.dueAt ? iso(r.dueAt) : null,
+          scheduledFor: iso(r.scheduledFor),
+          deliverAfter: iso(r.deliverAfter),
           digest: r.digest,
-          digestId: r.digest_id !== null ? Number(r.digest_id) : null,
+          digestId: r.digestId !== null ? Number(r.digestId) : null,
           status: r.status,
           attempts: r.attempts,
-          lastError: r.last_error,
-          nextAttemptAt: r.next_attempt_at ? iso(r.next_attempt_at) : null,
-          createdAt: iso(r.created_at),
-          deliveredAt: r.delivered_at ? iso(r.delivered_at) : null,
+          lastError: r.lastError,
+          nextAttemptAt: r.nextAttemptAt ? iso(r.nextAttemptAt) : null,
+          createdAt: iso(r.createdAt),
+          deliveredAt: r.deliveredAt ? iso(r.deliveredAt) : null,
         })),
-        total: count.rows[0]?.total ?? 0,
+        total,
         limit: q.limit,
         nextCursor: rows.length > q.limit && last ? encodeCursor(last.id) : null,
       };

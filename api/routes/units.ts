@@ -11,6 +11,7 @@ import {
   unitGroupNamed,
 } from '../../domain/units';
 import { importDirectory, listUnits, setGroupSelection } from '../../db/units-repo';
+import { listGroupSelections } from '../../db/unit-selections-repo';
 import { DomainError, errorResponses } from '../errors';
 import { tooDeep, yamlNestingExceeds } from '../input-limits';
 import { MAX_WORK_POINT, NoQuery, strictObject } from '../schemas/input';
@@ -84,18 +85,7 @@ const units: FastifyPluginAsyncZod = async (app) => {
   );
 
   const directoryView = async () => {
-    const [all, selections] = await Promise.all([
-      listUnits(app.db),
-      // Read as stored, not through loadDirectory: that re-validates the whole directory and throws on one
-      // without an office, i.e. on every fresh install, where this view must show the empty directory.
-      app.db.query<{ group_name: string; work_point: number; unit_ids: string[] }>(
-        'SELECT group_name, work_point, unit_ids FROM unit_group_selections ORDER BY group_name, work_point',
-      ),
-    ]);
-    const groupSelections: Record<string, Record<string, string[]>> = {};
-    for (const r of selections.rows) {
-      (groupSelections[r.group_name] ??= {})[r.work_point === 0 ? 'default' : String(r.work_point)] = r.unit_ids;
-    }
+    const [all, groupSelections] = await Promise.all([listUnits(app.db), listGroupSelections(app.db)]);
     return {
       units: all,
       groups: Object.entries(UNIT_GROUPS).map(([name, rule]) => ({

@@ -1,0 +1,218 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { LinkKeys } from '../../../common/links';
+import {
+  deleteAttachments,
+  getReceipt,
+  pruneAttachments,
+  saveAttachments,
+  saveReceipt,
+} from '../../../db/replies-repo';
+import {
+  SUBMISSION_REFUSALS,
+  type AttachmentRef,
+  type ReviewRating,
+  type SubmissionRefusal,
+} from '../../../domain/model';
+import { submitReportUpdate, submitSummaryUpdate } from '../../../workflows/shared';
+import { withContext, type Context } from './context';
+import { FormSchema, readForm } from './form';
+import { confirmation, renderReplyPage } from './page';
+import { sendPage } from './respond';
+
+/**
+ * POST /r/:token: a unit submits its report or year-end summary. The workflow judges it (an Update); the page says
+ * 已收到 with a receipt number only once the workflow accepted it and it is stored.
+ */
+
+/** The id the workflow and the database know a submission by: the form's id within its link's scope. */
+export function scopedSubmissionId(
+  scope: { year: number; workPoint: number; unitId: string; purpose: string; periodId: string },
+  formId: string,
+): string {
+  return createHash('sha256')
+    .update(JSON.stringify([scope.year, scope.workPoint, scope.unitId, scope.purpose, scope.periodId, formId]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+const receiptNumber = (ctx: Context, submissionId: string): string =>
+  `${ctx.claims.y}-${String(ctx.claims.wp).padStart(2, '0')}-${submissionId.slice(0, 10).toUpperCase()}`;
+
+const UPDATE_ATTEMPTS = 5;
+
+/** The server's "rejected because it wasn't processed by worker": an update the workflow never saw. */
+function notProcessed(err: unknown): boolean {
+  return (
+    err instanceof WorkflowUpdateFailedError &&
+    refusalOf(err) === undefined &&
+    /wasn't processed by worker/.test(err.cause?.message ?? '')
+  );
+}
+
+/** The workflow's refusal (validator or handler), with its reason in Chinese; undefined for any other failure. */
+function refusalOf(err: unknown): { type: SubmissionRefusal; message: string } | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const type = SUBMISSION_REFUSALS.find((t) => t === cause.type);
+  if (!type) return undefined;
+  // The workflow's messages are "中文 / English"; the page shows the Chinese half.
+  return {
+    type,
+    message: `报告未被接收：${cause.message.split(' / ')[0] ?? cause.message}。如有疑问请联系园区依法治区办。`,
+  };
+}
+
+export default async function replySubmit(
+  app: FastifyInstance,
+  opts: {
+    keys: LinkKeys;
+    /** How long the page waits for the workflow's verdict (and the report stored) before it says "not confirmed". */
+    submitTimeoutMs: number;
+  },
+): Promise<void> {
+  const postOptions = { schema: { hide: true }, config: { rateLimit: app.replyRateLimit } };
+  app.post<{ Params: { token: string } }>('/r/:token', postOptions, async (request, reply) => {
+    const ctx = await withContext(app, opts.keys, request, reply);
+    if (!ctx) return reply;
+    const received = await readForm(request);
+
+    const again = async (status: number, error: string) => {
+      const { title, body } = await renderReplyPage(app, ctx, {
+        submissionId:
+          received.fields.submissionId && /^[A-Za-z0-9-]{8,64}$/.test(received.fields.submissionId)
+            ? received.fields.submissionId
+            : randomUUID(),
+        text: received.fields.text ?? '',
+        selfAssessment: received.fields.selfAssessment,
+        error,
+      });
+      return sendPage(reply, status, title, body);
+    };
+
+    if (received.badForm)
+      return again(400, '表单数据不完整或格式不正确（可能是网络中断），报告未被接收。请检查下方内容后重新提交。');
+    if (received.fileError)
+      return again(
+        received.fileError.startsWith('文件过大') ? 413 : 422,
+        `${received.fileError}。报告内容已保留，请重新选择文件后提交。`,
+      );
+    const parsed = FormSchema.safeParse(received.fields);
+    if (!parsed.success) return again(422, parsed.error.issues.map((i) => i.message).join('；'));
+    const form = parsed.data;
+    const isSummary = ctx.claims.p === 'summary';
+    if (isSummary && !form.selfAssessment) return again(422, '请选择自评结果');
+
+    // The form's id is the client's; the workflow and the database see it scoped to this link (unit, work point,
+    // purpose, period), so another unit's id can neither fetch this unit's receipt nor swallow its report.
+    const submissionId = scopedSubmissionId(
+      {
+        year: ctx.claims.y,
+        workPoint: ctx.claims.wp,
+        unitId: ctx.unit.id,
+        purpose: ctx.claims.p,
+        periodId: ctx.periodId,
+      },
+      form.submissionId,
+    );
+    const scope = { year: ctx.claims.y, workPoint: ctx.claims.wp, unitId: ctx.unit.id, period: ctx.periodId };
+    // A double click or a retry of the same form lands once: the receipt is the proof.
+    const existing = await getReceipt(app.db, submissionId, scope);
+    if (existing)
+      return sendPage(reply, 200, '已收到', confirmation(ctx, existing.receiptNo, existing.acceptedAt, true));
+
+    const submittedAt = Date.now();
+    const refs: AttachmentRef[] = received.files.map((f) => ({
+      id: f.id,
+      name: f.name,
+      size: f.data.length,
+      sha256: f.sha256,
+      contentType: f.contentType,
+    }));
+    await saveAttachments(app.db, submissionId, received.files);
+    // The workflow judges (an Update: its validator refuses before anything is recorded) and answers once the report
+    // is stored in PostgreSQL; only then does the page say 已收到.
+    let repeated = false;
+    try {
+      const handle = app.temporal.workflow.getHandle(ctx.workflowId);
+      const deadline = Date.now() + opts.submitTimeoutMs;
+      const send = () =>
+        app.temporal.withDeadline(deadline, () =>
+          isSummary
+            ? handle.executeUpdate(submitSummaryUpdate, {
+                args: [
+                  {
+                    unitId: ctx.unit.id,
+                    submissionId,
+                    text: form.text,
+                    selfAssessment: form.selfAssessment as ReviewRating,
+                    attachments: refs,
+                    submittedAt,
+                  },
+                ],
+              })
+            : handle.executeUpdate(submitReportUpdate, {
+                args: [
+                  {
+                    unitId: ctx.unit.id,
+                    periodId: ctx.periodId,
+                    submissionId,
+                    text: form.text,
+                    attachments: refs,
+                    submittedAt,
+                  },
+                ],
+              }),
+        );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          repeated = (await send()).repeated;
+          break;
+        } catch (err) {
+          // The server rejects an update that a workflow task carried but the worker completed the task without
+          // (seen under concurrent updates to one workflow while its persist local activity holds the task open:
+          // sdk-core 1.24 replaces a re-delivered task and drops its update messages — "Trying to send a new WFT
+          // for a run which already has one" in the worker log). Neither validator nor handler ran, nothing was
+          // recorded, so it is sent again while time remains.
+          if (!notProcessed(err) || attempt >= UPDATE_ATTEMPTS || Date.now() > deadline - 1_000) throw err;
+          request.log.warn(
+            { workflowId: ctx.workflowId, attempt },
+            'update not processed by the worker; sending again',
+          );
+        }
+      }
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (refusal) {
+        await deleteAttachments(app.db, submissionId);
+        request.log.info({ workflowId: ctx.workflowId, unit: ctx.unit.id, refusal: refusal.type }, 'report refused');
+        return again(refusal.type === 'not-assigned' || refusal.type === 'removed' ? 403 : 409, refusal.message);
+      }
+      if (err instanceof WorkflowNotFoundError) {
+        await deleteAttachments(app.db, submissionId);
+        return again(409, '该要点的督办流程已结束或不存在，报告未被接收；请联系园区依法治区办');
+      }
+      // Outcome unknown (Temporal or the worker unreachable, or no answer in time): nothing is promised. The files
+      // stay aside, so that if the workflow does take this submission later its files are there; a retry of the same
+      // form is counted once, and its receipt prunes the files of the attempt that was not taken.
+      request.log.error({ err, workflowId: ctx.workflowId }, 'report not confirmed by the workflow');
+      return again(
+        503,
+        '系统暂时无法确认收到你的报告（督办服务繁忙或不可用）。未显示回执号即表示尚未收到：你填写的内容已保留在下方，请稍后再点“提交”（重复提交只计一次）。',
+      );
+    }
+    await pruneAttachments(app.db, submissionId);
+    const receipt = await saveReceipt(app.db, {
+      submissionId,
+      receiptNo: receiptNumber(ctx, submissionId),
+      year: ctx.claims.y,
+      workPoint: ctx.claims.wp,
+      unitId: ctx.unit.id,
+      period: ctx.periodId,
+      kind: isSummary ? 'summary' : 'report',
+    });
+    return sendPage(reply, 200, '已收到', confirmation(ctx, receipt.receiptNo, receipt.acceptedAt, repeated));
+  });
+}
