@@ -192,3 +192,29 @@ export async function latestPlanIdForYear(pool: Pool, year: number): Promise<num
   ]);
   return rows[0] ? Number(rows[0].id) : undefined;
 }
+
+/**
+ * Where a carried-over work point came from (work_points.origin): the earlier cycle's year, number, workflow ID and
+ * rating. `origins[i]` belongs to work point i + 1 of the plan.
+ */
+export async function setWorkPointOrigins(db: Pool, planId: number, origins: readonly unknown[]): Promise<void> {
+  for (const [i, origin] of origins.entries()) {
+    await db.query('UPDATE work_points SET origin = $3 WHERE plan_id = $1 AND number = $2', [
+      planId,
+      i + 1,
+      JSON.stringify(origin),
+    ]);
+  }
+}
+
+/** The most recently imported plans, newest first. */
+export async function recentPlans(
+  db: Pool,
+  limit: number,
+): Promise<{ id: string; year: number; title: string | null }[]> {
+  const { rows } = await db.query<{ id: string; year: number; title: string | null }>(
+    'SELECT id, year, title FROM plans ORDER BY id DESC LIMIT $1',
+    [limit],
+  );
+  return rows;
+}

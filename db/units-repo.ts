@@ -26,13 +26,7 @@ export async function listUnits(db: Queryable): Promise<StoredUnit[]> {
 
 export async function loadDirectory(db: Queryable): Promise<UnitDirectory> {
   const units = await listUnits(db);
-  const { rows } = await db.query<{ group_name: string; work_point: number; unit_ids: string[] }>(
-    'SELECT group_name, work_point, unit_ids FROM unit_group_selections ORDER BY group_name, work_point',
-  );
-  const groupSelections: Record<string, Record<string, string[]>> = {};
-  for (const r of rows) {
-    (groupSelections[r.group_name] ??= {})[r.work_point === 0 ? 'default' : String(r.work_point)] = r.unit_ids;
-  }
+  const groupSelections = await listGroupSelections(db);
   // Stored data passed this schema on the way in; parsing again keeps the types honest.
   return UnitDirectorySchema.parse({ units: units.map(({ demo: _demo, ...u }) => u), groupSelections });
 }
@@ -98,4 +92,20 @@ export async function unitContacts(
     [ids],
   );
   return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * The office's per-work-point choices for selection groups (unit_group_selections), as stored: group → "default" or
+ * the work point number → unit ids. Read without validating the whole directory (db/units-repo.ts loadDirectory
+ * does, and throws on a directory without an office, i.e. on every fresh install).
+ */
+export async function listGroupSelections(db: Queryable): Promise<Record<string, Record<string, string[]>>> {
+  const { rows } = await db.query<{ group_name: string; work_point: number; unit_ids: string[] }>(
+    'SELECT group_name, work_point, unit_ids FROM unit_group_selections ORDER BY group_name, work_point',
+  );
+  const groupSelections: Record<string, Record<string, string[]>> = {};
+  for (const r of rows) {
+    (groupSelections[r.group_name] ??= {})[r.work_point === 0 ? 'default' : String(r.work_point)] = r.unit_ids;
+  }
+  return groupSelections;
 }

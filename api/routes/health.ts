@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { pingDatabase } from '../../db/health-repo';
+import { ping as pingDatabase } from '../../db/admin-repo';
 
 const HealthSchema = z.object({ status: z.literal('ok') });
 const ReadySchema = z.object({

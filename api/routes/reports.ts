@@ -4,7 +4,7 @@ import { buildAnnualReport } from '../../domain/annual-report';
 import { reportTables, tableCsv } from '../../domain/report-table';
 import { loadReportInput } from '../../db/report-repo';
 import { savePlan } from '../../db/plans-repo';
-import { setWorkPointOrigins } from '../../db/plan-origins-repo';
+import { setWorkPointOrigins } from '../../db/plans-repo';
 import { DomainError, errorResponses } from '../errors';
 import { MAX_WORK_POINT, NoQuery, strictObject, YearParam } from '../schemas/input';
 import { annualReportHtml } from '../views/report-html';

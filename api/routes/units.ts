@@ -11,7 +11,7 @@ import {
   unitGroupNamed,
 } from '../../domain/units';
 import { importDirectory, listUnits, setGroupSelection } from '../../db/units-repo';
-import { listGroupSelections } from '../../db/unit-selections-repo';
+import { listGroupSelections } from '../../db/units-repo';
 import { DomainError, errorResponses } from '../errors';
 import { tooDeep, yamlNestingExceeds } from '../input-limits';
 import { MAX_WORK_POINT, NoQuery, strictObject } from '../schemas/input';

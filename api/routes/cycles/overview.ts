@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { isDrillOptions } from '../../../db/cycles-repo';
-import { getCycleRecord } from '../../../db/cycle-views-repo';
-import { countObligationStates, listCycleOverviews, listStatuses } from '../../../db/status-views-repo';
+import { getCycleRecord } from '../../../db/cycles-repo';
+import { countObligationStates, listCycleOverviews, listStatuses } from '../../../db/projection-repo';
 import type { ObligationState } from '../../../domain/model';
 import { DomainError, errorResponses } from '../../errors';
 import { NoQuery } from '../../schemas/input';

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { latestPlanIdForYear, getPlan } from '../../../db/plans-repo';
-import { cyclePlanWorkPoints } from '../../../db/cycle-views-repo';
+import { cyclePlanWorkPoints } from '../../../db/cycles-repo';
 import { prepareCycleData, recordCycle } from '../../../services/cycle-preparation';
 import { toShanghaiIso } from '../../../domain/schedule';
 import type { CycleInput, CycleResult } from '../../../domain/model';
@@ -101,6 +101,8 @@ const startCycle: FastifyPluginAsyncZod<TemporalUi & { taskQueue: string }> = as
           workflowId,
           runId: handle.firstExecutionRunId,
           options: options ?? {},
+          // The worker's prepare activity uses these inputs for this run instead of preparing them again.
+          workPoints: prepared.workPoints,
         });
         return reply.status(202).send({
           year,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { getCycle, getWorkPoint } from '../../../db/replies-repo';
-import { getStatus, listObligations, listTimeline, type ProjectedSummary } from '../../../db/status-views-repo';
+import { getStatus, listObligations, listTimeline, type ProjectedSummary } from '../../../db/projection-repo';
 import { cycleScheduleFor } from '../../../services/cycle-preparation';
 import type { WorkPointStatus } from '../../../domain/model';
 import { statusQuery, workPointWorkflowId } from '../../../workflows/shared';

@@ -1,6 +1,6 @@
 import { obligationState, trafficLight, type Light } from '../../../domain/light';
 import type { CycleSchedule, ObligationState, ReviewState } from '../../../domain/model';
-import type { CycleObligationRow, StatusRow } from '../../../db/status-views-repo';
+import type { CycleObligationRow, StatusRow } from '../../../db/projection-repo';
 
 /** The dashboard grid of one cycle: every work point × unit in red / yellow / green, recomputed as of any instant. */
 

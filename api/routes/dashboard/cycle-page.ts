@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isDrillOptions } from '../../../db/cycles-repo';
-import { getCycleRecord } from '../../../db/cycle-views-repo';
-import { listCycleObligations, listStatuses } from '../../../db/status-views-repo';
+import { getCycleRecord } from '../../../db/cycles-repo';
+import { listCycleObligations, listStatuses } from '../../../db/projection-repo';
 import { cycleScheduleFor } from '../../../services/cycle-preparation';
 import type { Light } from '../../../domain/light';
 import { OBLIGATION_STATES, type ObligationState } from '../../../domain/model';

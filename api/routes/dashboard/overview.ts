@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isDrillOptions } from '../../../db/cycles-repo';
-import { recentPlans } from '../../../db/cycle-views-repo';
-import { listCycleOverviews } from '../../../db/status-views-repo';
+import { recentPlans } from '../../../db/plans-repo';
+import { listCycleOverviews } from '../../../db/projection-repo';
 import { shanghaiDate } from '../../../domain/schedule';
 import { html, type Raw } from '../../views/html';
 import { DRILL_BADGE, requireActor, sendPage, signedIn } from './layout';
