@@ -5,14 +5,15 @@ type Queryable = Pool | PoolClient;
 /**
  * The audit trail of office actions (audit_log) and the idempotency keys of those actions (action_keys).
  *
- * An action's audit row is written *before* its signal with outcome 'pending' and settled afterwards to
- * 'accepted' (Temporal accepted the signal), 'failed' (it did not; nothing happened) or 'unknown' (no answer in
- * time; the signal may or may not have landed). So no row ever claims an action that did not happen, and an
- * action that did happen always has a row, even if the process dies between the signal and the settling (the
- * row then stays 'pending', never "done").
+ * An action's audit row is written *before* its Update is sent, with outcome 'pending', and settled afterwards to
+ * 'accepted' (the workflow applied it), 'refused' (the workflow's validator refused it; its code and reason are in
+ * the details; nothing happened), 'failed' (it never reached the workflow; nothing happened) or 'unknown' (no answer
+ * in time; it may or may not have landed). Rows of the signal era know 'accepted' as "Temporal has the signal". So no
+ * row ever claims an action that did not happen, and an action that did happen always has a row, even if the process
+ * dies between the Update and the settling (the row then stays 'pending', never "done").
  */
 
-export const AUDIT_OUTCOMES = ['pending', 'accepted', 'failed', 'unknown'] as const;
+export const AUDIT_OUTCOMES = ['pending', 'accepted', 'refused', 'failed', 'unknown'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 export interface AuditEntry {

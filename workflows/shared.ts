@@ -23,6 +23,7 @@ import type {
   WaiveSignal,
   WorkPointStatus,
 } from '../domain/model';
+import type { ActionResult, RemindNowUpdate } from '../domain/work-point/office-action-rules';
 
 export const DEFAULT_TASK_QUEUE = 'duban';
 
@@ -68,6 +69,24 @@ export const rateReviewSignal = defineSignal<[RateReviewSignal]>('rateReview');
 
 export const submitReportUpdate = defineUpdate<SubmissionReceipt, [ReportSignal]>('submitReport');
 export const submitSummaryUpdate = defineUpdate<SubmissionReceipt, [SummarySignal]>('submitSummaryReport');
+
+/**
+ * The office's actions as Updates: the validator refuses an action that does not fit the work point (an
+ * ApplicationFailure whose `type` is an ActionRefusal code) before anything is recorded; an accepted one answers
+ * with what it changed. The signals above stay for running histories and older clients.
+ */
+export const officeActionUpdates = {
+  extend: defineUpdate<ActionResult, [ExtendDeadlineSignal]>('action.extend'),
+  waive: defineUpdate<ActionResult, [WaiveSignal]>('action.waive'),
+  reassign: defineUpdate<ActionResult, [ReassignSignal]>('action.reassign'),
+  'add-unit': defineUpdate<ActionResult, [AddUnitSignal]>('action.addUnit'),
+  'remove-unit': defineUpdate<ActionResult, [RemoveUnitSignal]>('action.removeUnit'),
+  'decide-extension': defineUpdate<ActionResult, [DecideExtensionSignal]>('action.decideExtension'),
+  return: defineUpdate<ActionResult, [ReturnReportSignal]>('action.returnReport'),
+  remind: defineUpdate<ActionResult, [RemindNowUpdate]>('action.remind'),
+  rate: defineUpdate<ActionResult, [RateReviewSignal]>('action.rate'),
+} as const;
+export type OfficeActionName = keyof typeof officeActionUpdates;
 
 export const statusQuery = defineQuery<WorkPointStatus>('status');
 export const cycleProgressQuery = defineQuery<CycleProgress>('progress');

@@ -1,8 +1,9 @@
 /**
  * The office's actions on a running cycle, against a time-skipping Temporal server with a real worker and the
- * real activities: each action changes what the workflow reports, lands in the audit trail, and is refused
- * with a 4xx (or 503) before anything is written or sent when it cannot work. The tests build on one cycle,
- * each on its own work point; the last ones skip time past the H1 due date and then rate every work point.
+ * real activities: each action is an Update the work point workflow judges. An accepted one answers 200 with the
+ * resulting state; one the workflow refuses answers 409 / 422 with its reason in the same request (the audit row
+ * says refused); without Temporal, 503. The tests build on one cycle, each on its own work point; the last ones skip
+ * time past the H1 due date and then rate every work point.
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,9 @@ import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { type WorkPointStatus } from '../../domain/model';
+import type { ActionResult } from '../../domain/work-point/office-action-rules';
 import {
+  officeActionUpdates,
   remindNowSignal,
   reportSignal,
   requestExtensionSignal,
@@ -52,6 +55,7 @@ interface Accepted {
   workflowId: string;
   auditId: number;
   requestId?: string;
+  state: ActionResult;
 }
 const url = (n: number, action: string) => `/api/cycles/${YEAR}/work-points/${n}/${action}`;
 
@@ -167,7 +171,7 @@ beforeEach(async () => {
 });
 
 describe('single actions change what the workflow reports, and each lands in the audit trail', () => {
-  test('extend (延期): the unit’s due date moves; 202 names the workflow and the audit row', async () => {
+  test('extend (延期): the unit’s due date moves; 200 names the workflow, the audit row and the new state', async () => {
     const before = await status(1);
     const unit = before.units[0]!;
     const other = before.obligations.find((o) => o.unitId !== unit.id && o.periodId === 'H1');
@@ -178,9 +182,14 @@ describe('single actions change what the workflow reports, and each lands in the
       unitIds: [unit.id],
       reason: '需协调市级部门',
     });
-    expect(res.statusCode).toBe(202);
-    const body = res.json<{ accepted: boolean; workflowId: string; auditId: number }>();
-    expect(body).toEqual({ accepted: true, workflowId: wf(1), auditId: expect.any(Number) });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<Accepted>();
+    expect(body).toEqual({ accepted: true, workflowId: wf(1), auditId: expect.any(Number), state: expect.any(Object) });
+    // The answer is the workflow's state after the action: the moved obligation, and only what changed.
+    expect(body.state.obligations).toEqual([
+      expect.objectContaining({ unitId: unit.id, periodId: 'H1', dueAt: newDueAt }),
+    ]);
+    expect(body.state.notices).toEqual([{ unitId: unit.id, kind: 'deadline-extended', periodId: 'H1' }]);
 
     const after = await waitFor('the new due date', async () => {
       const s = await status(1);
@@ -207,7 +216,10 @@ describe('single actions change what the workflow reports, and each lands in the
   test('waive (免报): the unit’s state becomes waived, and the detail view shows it with the reason', async () => {
     const unit = (await status(2)).units[0]!;
     const res = await act(2, 'waive', { unitId: unit.id, periodId: 'H1', reason: '机构调整，本期不涉及' });
-    expect(res.statusCode).toBe(202);
+    expect(res.statusCode).toBe(200);
+    expect(res.json<Accepted>().state.obligations).toEqual([
+      expect.objectContaining({ unitId: unit.id, periodId: 'H1', state: 'waived' }),
+    ]);
     await waitFor('waived', async () => {
       const s = await status(2);
       return s.obligations.find((o) => o.unitId === unit.id && o.periodId === 'H1')?.state === 'waived';
@@ -243,16 +255,28 @@ describe('single actions change what the workflow reports, and each lands in the
     expect(live.json().source).toBe('live');
     expect(live.json().obligations).toContainEqual(expect.objectContaining({ unitId: unit.id, state: 'waived' }));
 
-    // Waiving again is caught before anything is sent.
+    // Waiving again: the workflow refuses, in the same request, with its reason; the audit row says so.
     const again = await act(2, 'waive', { unitId: unit.id, periodId: 'H1', reason: '重复' });
-    expect(again.statusCode).toBe(422);
-    expect(again.json().error.code).toBe('already_waived');
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error).toMatchObject({
+      code: 'already_waived',
+      message: expect.stringMatching(/^该单位在第2条的报送已免报 \/ already waived/),
+    });
+    const { rows } = await ctx.db.pool.query<{ details: Record<string, unknown> }>(
+      "SELECT details FROM audit_log WHERE target = $1 AND reason = '重复'",
+      [wf(2)],
+    );
+    expect(rows).toEqual([
+      {
+        details: expect.objectContaining({ outcome: 'refused', error: 'already_waived', message: expect.any(String) }),
+      },
+    ]);
   });
 
   test('return (退回): a submitted report goes back for rework and the state is returned', async () => {
     const unit = (await status(3)).units[0]!;
     const nothing = await act(3, 'return', { unitId: unit.id, periodId: 'H1', reason: '内容不全' });
-    expect(nothing.statusCode).toBe(422);
+    expect(nothing.statusCode).toBe(409);
     expect(nothing.json().error.code).toBe('nothing_to_return');
 
     await ctx.env.client.workflow.getHandle(wf(3)).signal(reportSignal, {
@@ -264,7 +288,7 @@ describe('single actions change what the workflow reports, and each lands in the
     });
     await projected(3, unit.id, 'H1', 'submitted');
     const res = await act(3, 'return', { unitId: unit.id, periodId: 'H1', reason: '缺少佐证材料' });
-    expect(res.statusCode).toBe(202);
+    expect(res.statusCode).toBe(200);
     await waitFor('returned', async () => {
       const s = await status(3);
       return s.obligations.find((o) => o.unitId === unit.id && o.periodId === 'H1')?.state === 'returned';
@@ -275,7 +299,7 @@ describe('single actions change what the workflow reports, and each lands in the
     const unit = (await status(4)).units[0]!;
     const now = await ctx.env.currentTimeMs();
     const none = await act(4, 'extension-requests/decide', { unitId: unit.id, periodId: 'H1', approved: true });
-    expect(none.statusCode).toBe(422);
+    expect(none.statusCode).toBe(409);
     expect(none.json().error.code).toBe('no_pending_extension');
 
     await ctx.env.client.workflow.getHandle(wf(4)).signal(requestExtensionSignal, {
@@ -301,7 +325,7 @@ describe('single actions change what the workflow reports, and each lands in the
       comment: '同意延期至下月',
       newDueAt: toShanghaiIso(granted),
     });
-    expect(res.statusCode).toBe(202);
+    expect(res.statusCode).toBe(200);
     const o = await waitFor('the decision', async () => {
       const s = await status(4);
       const x = s.obligations.find((y) => y.unitId === unit.id && y.periodId === 'H1');
@@ -311,7 +335,7 @@ describe('single actions change what the workflow reports, and each lands in the
     expect((await auditRow(res.json<Accepted>().auditId))?.reason).toBe('同意延期至下月');
   });
 
-  test('reassign, add and remove units: the assignment changes; unknown, inactive or assigned units are 422', async () => {
+  test('reassign, add and remove units: the assignment changes; unknown or inactive units are 422, assigned ones 409', async () => {
     // A work point with two units and two free units in the demo directory (groups like 园区各部门 take them all).
     let n = 0;
     let s: WorkPointStatus | undefined;
@@ -343,7 +367,7 @@ describe('single actions change what the workflow reports, and each lands in the
     expect(notAssigned.json().error.code).toBe('unit_not_assigned');
 
     const reassigned = await act(n, 'reassign', { fromUnitId: from!.id, toUnitId: to.id, reason: '职能划转' });
-    expect(reassigned.statusCode).toBe(202);
+    expect(reassigned.statusCode).toBe(200);
     await waitFor('the reassignment', async () => {
       const ids = (await status(n)).units.map((u) => u.id);
       return ids.includes(to.id) && !ids.includes(from!.id);
@@ -362,11 +386,11 @@ describe('single actions change what the workflow reports, and each lands in the
       return rows[0]?.ids.includes(to.id);
     });
     const twice = await act(n, 'units', { unitId: to.id, reason: '重复添加' });
-    expect(twice.statusCode).toBe(422);
+    expect(twice.statusCode).toBe(409);
     expect(twice.json().error.code).toBe('unit_already_assigned');
 
     const added = await act(n, 'units', { unitId: extra.id, reason: '新增配合单位' });
-    expect(added.statusCode).toBe(202);
+    expect(added.statusCode).toBe(200);
     if (stays) {
       const removed = await app.inject({
         method: 'DELETE',
@@ -374,7 +398,7 @@ describe('single actions change what the workflow reports, and each lands in the
         headers: ctx.admin,
         payload: { reason: '不再承担' },
       });
-      expect(removed.statusCode).toBe(202);
+      expect(removed.statusCode).toBe(200);
     }
     const after = await waitFor('add and remove', async () => {
       const x = await status(n);
@@ -386,7 +410,7 @@ describe('single actions change what the workflow reports, and each lands in the
 
   test('remind (立即提醒): a reminder notice per unit without a report is in the outbox, tagged with the request id', async () => {
     const res = await act(7, 'remind', { periodId: 'H1' });
-    expect(res.statusCode).toBe(202);
+    expect(res.statusCode).toBe(200);
     const { requestId, auditId } = res.json<{ requestId: string; auditId: number }>();
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     const units = (await status(7)).units;
@@ -404,7 +428,8 @@ describe('single actions change what the workflow reports, and each lands in the
 
   test('rate (年终评定): the workflow completes with the rating; afterwards the work point refuses changes', async () => {
     const res = await act(8, 'rate', { rating: '基本完成', comment: '上半年进度偏慢' });
-    expect(res.statusCode).toBe(202);
+    expect(res.statusCode).toBe(200);
+    expect(res.json<Accepted>().state).toMatchObject({ phase: 'closed', rating: { rating: '基本完成' } });
     const handle = ctx.env.client.workflow.getHandle(wf(8));
     await waitFor('completion', async () => (await handle.describe()).status.name === 'COMPLETED');
     expect(await handle.result()).toMatchObject({
@@ -413,41 +438,48 @@ describe('single actions change what the workflow reports, and each lands in the
       ratedBy: 'test-admin',
     });
 
-    await waitFor('the closed projection', async () => {
-      const { rows } = await ctx.db.pool.query<{ status: string }>(
-        'SELECT status FROM work_point_status WHERE workflow_id = $1',
-        [wf(8)],
-      );
-      return rows[0]?.status === 'closed';
-    });
+    // Temporal says the workflow has completed: refused before anything is audited.
+    const rows = await auditCount('target = $1', [wf(8)]);
     const closed = await act(8, 'rate', { rating: '完成', comment: '' });
     expect(closed.statusCode).toBe(409);
-    expect(closed.json().error.code).toBe('work_point_closed');
+    expect(closed.json().error.code).toBe('already_rated');
+    const waived = await act(8, 'waive', { unitId: (await status(8)).units[0]!.id, reason: '测试' });
+    expect(waived.statusCode).toBe(409);
+    expect(waived.json().error).toMatchObject({
+      code: 'work_point_closed',
+      message: expect.stringMatching(/已评定办结.*\//),
+    });
+    expect(await auditCount('target = $1', [wf(8)])).toBe(rows);
+  });
+});
 
-    // A projection that lags behind: Temporal itself says the workflow has ended; nothing is audited.
-    const { rows: saved } = await ctx.db.pool.query<{ snapshot: unknown }>(
-      'SELECT snapshot FROM work_point_status WHERE workflow_id = $1',
-      [wf(8)],
+describe('the workflow is the only judge: races between actions', () => {
+  test('two waives of the same unit sent at once: exactly one 200 and one 409 already_waived', async () => {
+    const unit = (await status(27)).units[0]!;
+    const both = await Promise.all(
+      ['第一次', '第二次'].map((reason) => act(27, 'waive', { unitId: unit.id, periodId: 'H1', reason })),
     );
-    await ctx.db.pool.query(
-      `UPDATE work_point_status SET status = 'review', snapshot = snapshot - 'review' WHERE workflow_id = $1`,
-      [wf(8)],
+    expect(both.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+    expect(both.find((r) => r.statusCode === 409)?.json().error.code).toBe('already_waived');
+    const outcomes = await ctx.db.pool.query<{ outcome: string }>(
+      "SELECT details->>'outcome' AS outcome FROM audit_log WHERE target = $1 AND action = 'waive' ORDER BY outcome",
+      [wf(27)],
     );
-    try {
-      const rows = await auditCount('target = $1', [wf(8)]);
-      const stale = await act(8, 'rate', { rating: '完成', comment: '' });
-      expect(stale.statusCode).toBe(409);
-      expect(stale.json().error).toMatchObject({
-        code: 'workflow_closed',
-        message: expect.stringContaining('COMPLETED'),
-      });
-      expect(await auditCount('target = $1', [wf(8)])).toBe(rows);
-    } finally {
-      await ctx.db.pool.query("UPDATE work_point_status SET status = 'closed', snapshot = $2 WHERE workflow_id = $1", [
-        wf(8),
-        JSON.stringify(saved[0]?.snapshot),
-      ]);
-    }
+    expect(outcomes.rows.map((r) => r.outcome)).toEqual(['accepted', 'refused']);
+    const waived = (await status(27)).timeline.filter((e) => e.kind === 'waived');
+    expect(waived).toHaveLength(1);
+  });
+
+  test('rate twice at once: one 200, the other 409 already_rated with the reason', async () => {
+    const both = await Promise.all(['完成', '未完成'].map((rating) => act(26, 'rate', { rating, comment: '' })));
+    expect(both.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+    const refused = both.find((r) => r.statusCode === 409)?.json();
+    expect(refused.error).toMatchObject({
+      code: 'already_rated',
+      message: expect.stringMatching(/评定.* \/ .*already rated/),
+    });
+    const result = await ctx.env.client.workflow.getHandle(wf(26)).result();
+    expect(result.rating).toBe(both.find((r) => r.statusCode === 200)?.json<Accepted>().state.rating?.rating);
   });
 });
 
@@ -461,6 +493,7 @@ describe('refusals', () => {
 
   test('unknown unit or period → 422, unknown work point or cycle → 404, malformed body → 400, all with zh/en messages', async () => {
     const unit = (await status(9)).units[0]!;
+    const audits = await auditCount('target = $1', [wf(9)]);
     const unknownUnit = await act(9, 'waive', { unitId: 'no-such-unit', reason: '测试' });
     expect(unknownUnit.statusCode).toBe(422);
     expect(unknownUnit.json().error).toMatchObject({
@@ -500,7 +533,9 @@ describe('refusals', () => {
     expect(
       (await app.inject({ method: 'GET', url: `/api/cycles/${YEAR}/work-points/99`, headers: ctx.viewer })).statusCode,
     ).toBe(404);
-    expect(await auditCount('target = $1', [wf(9)])).toBe(0);
+    // The workflow's refusals (unit, period, past date) are in the audit trail as refused; the others never got there.
+    expect(await auditCount("target = $1 AND details->>'outcome' = 'refused'", [wf(9)])).toBe(audits + 3);
+    expect(await auditCount('target = $1', [wf(9)])).toBe(audits + 3);
   });
 
   test('remind with unitId (for unitIds) is 422 naming it; nothing is signalled, reminded or audited', async () => {
@@ -534,7 +569,7 @@ describe('refusals', () => {
     });
     expect(bulk.statusCode).toBe(422);
     expect(bulk.json().error.message).toContain('(did you mean "unitIds"?)');
-    // Before this refusal, the first request was a 202 that reminded every unit of the work point.
+    // Before this refusal, the first request was accepted and reminded every unit of the work point.
     expect(await auditCount('target = $1', [wf(16)])).toBe(0);
     expect(await signalled()).toBe(0);
     const { rows } = await ctx.db.pool.query(
@@ -549,6 +584,7 @@ describe('refusals', () => {
     try {
       const down = await build({ pool: ctx.db.pool, temporal: new Client({ connection }) });
       const unit = (await status(9)).units[0]!;
+      const audits = await auditCount('target = $1', [wf(9)]);
       const res = await down.inject({
         method: 'POST',
         url: url(9, 'waive'),
@@ -560,7 +596,7 @@ describe('refusals', () => {
         code: 'temporal_unavailable',
         message: expect.stringContaining('未执行'),
       });
-      expect(await auditCount('target = $1', [wf(9)])).toBe(0);
+      expect(await auditCount('target = $1', [wf(9)])).toBe(audits);
       const live = await down.inject({
         method: 'GET',
         url: `/api/cycles/${YEAR}/work-points/9?live=true`,
@@ -575,9 +611,9 @@ describe('refusals', () => {
     }
   });
 
-  test('a signal Temporal refuses after the workflow was found: 503, the audit row says failed (unknown on a timeout), never accepted', async () => {
+  test('an Update Temporal refuses after the workflow was found: 503, the audit row says failed (unknown on a timeout), never accepted', async () => {
     const refuse = (code: number): WorkflowClientInterceptor => ({
-      signal: async () => {
+      startUpdate: async () => {
         throw Object.assign(new Error(code === 14 ? 'UNAVAILABLE' : 'DEADLINE_EXCEEDED'), {
           code,
           details: 'forced by the test',
@@ -616,11 +652,11 @@ describe('refusals', () => {
 });
 
 describe('Idempotency-Key', () => {
-  test('a repeat returns the first answer without signalling again; the key with another body is 422', async () => {
+  test('a repeat returns the first answer without acting again; the key with another body is 422', async () => {
     const key = `remind-${randomUUID()}`;
     const headers = { ...ctx.admin, 'idempotency-key': key };
     const first = await act(10, 'remind', { periodId: 'H1' }, headers);
-    expect(first.statusCode).toBe(202);
+    expect(first.statusCode).toBe(200);
     const { requestId } = first.json<{ requestId: string }>();
     const units = (await status(10)).units.length;
     await waitFor('a reminder to every unit', async () => {
@@ -633,14 +669,16 @@ describe('Idempotency-Key', () => {
     const audits = await auditCount('target = $1', [wf(10)]);
 
     const again = await act(10, 'remind', { periodId: 'H1' }, headers);
-    expect(again.statusCode).toBe(202);
+    expect(again.statusCode).toBe(200);
     expect(again.json()).toEqual(first.json());
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(await auditCount('target = $1', [wf(10)])).toBe(audits);
-    // The workflow's history is the proof: one remindNow signal, not two.
+    // The workflow's history is the proof: one remind Update, not two.
     const history = await ctx.env.client.workflow.getHandle(wf(10)).fetchHistory();
     const reminds = (history.events ?? []).filter(
-      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'remindNow',
+      (e) =>
+        e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ===
+        officeActionUpdates.remind.name,
     );
     expect(reminds).toHaveLength(1);
 
@@ -657,7 +695,7 @@ describe('Idempotency-Key', () => {
     expect(bad.statusCode).toBe(422);
     // Same key, different body: allowed, because the refused attempt did nothing and left no answer behind.
     const good = await act(11, 'waive', { unitId: unit.id, periodId: 'annual', reason: '测试' }, headers);
-    expect(good.statusCode).toBe(202);
+    expect(good.statusCode).toBe(200);
   });
 });
 
@@ -674,8 +712,8 @@ describe('bulk actions', () => {
     const body = res.json();
     expect(body).toMatchObject({ action: 'extend', accepted: 2, failed: 2 });
     expect(body.results).toEqual([
-      { workPoint: 12, ok: true, status: 202, workflowId: wf(12), auditId: expect.any(Number) },
-      { workPoint: 13, ok: true, status: 202, workflowId: wf(13), auditId: expect.any(Number) },
+      { workPoint: 12, ok: true, status: 200, workflowId: wf(12), auditId: expect.any(Number) },
+      { workPoint: 13, ok: true, status: 200, workflowId: wf(13), auditId: expect.any(Number) },
       expect.objectContaining({
         workPoint: 99,
         ok: false,
@@ -713,9 +751,17 @@ describe('bulk actions', () => {
       },
     });
     expect(res.statusCode).toBe(200);
-    const results = res.json().results as { workPoint: number; unitId: string; ok: boolean }[];
+    const results = res.json().results as {
+      workPoint: number;
+      unitId: string;
+      ok: boolean;
+      status: number;
+      error?: { code: string };
+    }[];
     expect(results).toHaveLength(4);
     const u14On15 = s15.units.some((u) => u.id === u14);
+    const refused = results.filter((r) => !r.ok);
+    expect(refused.map((r) => [r.status, r.error?.code])).toContainEqual([422, 'unit_not_assigned']);
     expect(results.filter((r) => r.ok).map((r) => `${r.workPoint}:${r.unitId}`)).toEqual([
       `14:${u14}`,
       ...(u14On15 ? [`15:${u14}`] : []),
@@ -784,7 +830,7 @@ describe('the cycle view, the audit trail, and the end of the cycle', () => {
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     const waives = await app.inject({
       method: 'GET',
-      url: `/api/audit?action=waive&target=${wf(2)}&actor=test-admin`,
+      url: `/api/audit?action=waive&target=${wf(2)}&actor=test-admin&outcome=accepted`,
       headers: ctx.viewer,
     });
     expect(waives.json().items).toEqual([
@@ -831,7 +877,8 @@ describe('the cycle view, the audit trail, and the end of the cycle', () => {
       },
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ accepted: WP_COUNT - 1, failed: 1 });
+    // 8 and 26 were rated before.
+    expect(res.json()).toMatchObject({ accepted: WP_COUNT - 2, failed: 2 });
     await waitFor(
       'the finished cycle',
       async () => {

@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { type CycleSchedule, type WorkPointInput } from '../../domain/model';
-import { rateReviewSignal, reportSignal, statusQuery, summarySignal } from '../../workflows/shared';
+import {
+  officeActionUpdates,
+  rateReviewSignal,
+  reportSignal,
+  statusQuery,
+  summarySignal,
+  waiveSignal,
+} from '../../workflows/shared';
 import { workPoint } from '../../workflows/work-point';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
 import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';
@@ -177,5 +186,52 @@ test('a unit that never reports is reminded, chased, escalated to the lead unit 
       ]),
     );
     expect(result.escalations).toEqual({ lead: 1, office: 1 });
+  });
+}, 120_000);
+
+test('office actions as Updates: a refusal carries its code and leaves no trace in history; the signal of an older client is recorded as rejected', async () => {
+  const start = await ctx.env.currentTimeMs();
+  const [a, b] = [unit('中川镇'), unit('综合办')];
+  const input: WorkPointInput = {
+    cycleYear: 2099,
+    planId: 0,
+    number: 7,
+    section: '二',
+    title: '更新与信号',
+    leadUnits: [unit('经发局')],
+    responsibleUnits: [a, b],
+    office: unit('园区依法治区办'),
+    schedule: drillSchedule(start),
+  };
+  const workflowId = `wp-test-${randomUUID()}`;
+
+  await withWorker(async () => {
+    const handle = await ctx.env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+    const waive = { unitId: a.id, periodId: 'H1', reason: '调整', by: 'office-test' };
+    const state = await handle.executeUpdate(officeActionUpdates.waive, { args: [waive] });
+    expect(state.obligations).toEqual([expect.objectContaining({ unitId: a.id, periodId: 'H1', state: 'waived' })]);
+
+    const refused = await handle.executeUpdate(officeActionUpdates.waive, { args: [waive] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (refused as WorkflowUpdateFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause).toMatchObject({ type: 'already_waived', message: expect.stringMatching(/已免报 \/ already waived/) });
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+
+    // The same waive as a signal (running histories, older clients): recorded as rejected, as before.
+    await handle.signal(waiveSignal, waive);
+    const status = await handle.query(statusQuery);
+    expect(status.timeline.filter((e) => e.kind === 'rejected')).toEqual([
+      expect.objectContaining({ unitId: a.id, periodId: 'H1', detail: '没有可免报的任务 / nothing to waive' }),
+    ]);
+
+    const rated = await handle.executeUpdate(officeActionUpdates.rate, {
+      args: [{ rating: '完成', comment: '', by: 'office-test' }],
+    });
+    expect(rated).toMatchObject({ phase: 'closed', rating: { rating: '完成', by: 'office-test' } });
+    expect((await handle.result()).outcomes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ unitId: a.id, periodId: 'H1', outcome: 'waived' })]),
+    );
   });
 }, 120_000);
