@@ -101,7 +101,7 @@ export async function buildApp(
     namespace: config.TEMPORAL_NAMESPACE,
     temporalUiUrl: config.TEMPORAL_UI_URL,
   });
-  await app.register(actionRoutes);
+  await app.register(actionRoutes, { updateTimeoutMs: config.REPLY_TIMEOUT_MS });
   await app.register(auditRoutes);
   await app.register(notificationRoutes);
   await app.register(reportRoutes);

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { cycleSchedule } from '../domain/cycle-schedule';
+import { escalationCounts } from '../domain/escalation';
 import { obligationState } from '../domain/light';
 import type { Outcome, ReportInput } from '../domain/annual-report';
 import type { CycleResult, Obligation, ObligationState, UnitRef } from '../domain/model';
@@ -19,7 +20,7 @@ export async function loadReportInput(pool: Pool, year: number, asOf: number): P
   if (!row) return undefined;
   const schedule = cycleSchedule(year, row.options);
   const periodLabel = (id: string) => schedule.periods.find((p) => p.id === id)?.label ?? id;
-  const [wps, statuses, obligations, escalations] = await Promise.all([
+  const [wps, statuses, obligations] = await Promise.all([
     pool.query<{ number: number; title: string; text: string; section: string | null; responsible_units: string[] }>(
       'SELECT number, title, text, section, responsible_units FROM work_points WHERE plan_id = $1 ORDER BY number',
       [row.plan_id],
@@ -38,12 +39,6 @@ export async function loadReportInput(pool: Pool, year: number, asOf: number): P
       facts: Obligation | null;
     }>(
       'SELECT work_point, unit_id, unit_name, period, state, due_at, facts FROM work_point_obligations WHERE cycle_year = $1 ORDER BY work_point, unit_name, period',
-      [year],
-    ),
-    pool.query<{ work_point: number; lead: number; office: number }>(
-      `SELECT work_point, count(DISTINCT idempotency_key) FILTER (WHERE kind = 'escalation-lead')::int AS lead,
-              count(DISTINCT idempotency_key) FILTER (WHERE kind = 'escalation-office')::int AS office
-       FROM outbox WHERE cycle_year = $1 GROUP BY work_point`,
       [year],
     ),
   ]);
@@ -76,7 +71,6 @@ export async function loadReportInput(pool: Pool, year: number, asOf: number): P
               outcome: outcomeOf(state, dueAt, asOf),
             };
           });
-      const esc = escalations.rows.find((e) => e.work_point === wp.number);
       return {
         number: wp.number,
         title: wp.title,
@@ -88,7 +82,7 @@ export async function loadReportInput(pool: Pool, year: number, asOf: number): P
         comment: final?.comment ?? null,
         workflowId: status?.workflow_id ?? final?.workflowId ?? '',
         obligations: outcomes,
-        escalations: { lead: esc?.lead ?? 0, office: esc?.office ?? 0 },
+        escalations: final?.escalations ?? escalationCounts(mine.flatMap((o) => (o.facts ? [o.facts] : []))),
       };
     }),
   };

@@ -46,3 +46,18 @@ export function rungOfCounts(counts: Partial<Record<ObligationState, number>>): 
     (Object.keys(counts) as ObligationState[]).filter((s) => (counts[s] ?? 0) > 0).map((s) => rungOfState(s)),
   );
 }
+
+/**
+ * How many of a work point's obligations (unit × period) the chase took to the lead units and to the office: the
+ * escalation counts of the work point's result and of the annual report. An obligation escalated to the office went
+ * through the lead rung first, so it counts in both.
+ */
+export function escalationCounts(obligations: Iterable<Obligation>): { lead: number; office: number } {
+  const counts = { lead: 0, office: 0 };
+  for (const o of obligations) {
+    const rung = obligationRung(o);
+    if (rung === 'lead' || rung === 'office') counts.lead += 1;
+    if (rung === 'office') counts.office += 1;
+  }
+  return counts;
+}

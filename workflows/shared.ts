@@ -8,7 +8,9 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type {
   AcknowledgeSignal,
   AddUnitSignal,
+  CycleInput,
   CycleProgress,
+  CycleResult,
   DecideExtensionSignal,
   ExtendDeadlineSignal,
   RateReviewSignal,
@@ -28,6 +30,10 @@ import type { ActionResult, RemindNowUpdate } from '../domain/work-point/office-
 export const DEFAULT_TASK_QUEUE = 'duban';
 
 export const cycleWorkflowId = (year: number): string => `cycle-${year}`;
+
+/** The annual cycle's workflow type, for processes that start it by name (workflows/annual-cycle.ts is the code). */
+export const ANNUAL_CYCLE_WORKFLOW = 'annualCycle';
+export type AnnualCycleWorkflow = (input: CycleInput) => Promise<CycleResult>;
 export const workPointWorkflowId = (year: number, number: number): string =>
   `wp-${year}-${String(number).padStart(2, '0')}`;
 

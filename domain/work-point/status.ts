@@ -1,4 +1,4 @@
-import { obligationRung } from '../escalation';
+import { escalationCounts, obligationRung } from '../escalation';
 import { currentSubmission, missingSummaries, obligationState, OVERDUE_STATES, trafficLight } from '../light';
 import type {
   Instant,
@@ -130,7 +130,7 @@ export function statusSaved(wp: WorkPoint, update: StatusUpdate): void {
   for (const r of update.removedObligations) delete state.savedObligations[`${r.unitId}|${r.periodId}`];
 }
 
-/** The rated work point's result: each obligation's outcome and escalation rung, and the escalation notices sent. */
+/** The rated work point's result: each obligation's outcome and escalation rung, and how many were escalated. */
 export function buildResult(wp: WorkPoint): WorkPointResult {
   const { state, input } = wp;
   const rating = state.review.rating;
@@ -145,12 +145,7 @@ export function buildResult(wp: WorkPoint): WorkPointResult {
       escalation: obligationRung(o),
     };
   });
-  const escalations = { lead: 0, office: 0 };
-  for (const e of state.timeline) {
-    if (e.kind !== 'notice') continue;
-    if (e.detail === 'escalation-lead') escalations.lead += 1;
-    if (e.detail === 'escalation-office') escalations.office += 1;
-  }
+  const escalations = escalationCounts(state.obligations);
   return {
     workflowId: wp.workflowId,
     number: input.number,

@@ -7,7 +7,8 @@ import type { ObligationState } from '../../../domain/model';
 import { DomainError, errorResponses } from '../../errors';
 import { NoQuery } from '../../schemas/input';
 import { temporalUiLink, type TemporalUi } from '../../views/temporal-ui';
-import { EscalationSchema, escalationRung } from './escalation';
+import { rungOfCounts } from '../../../domain/escalation';
+import { EscalationSchema } from './escalation';
 import { CountsSchema, CycleSummarySchema, instant, iso, LightSchema, YearParams, zeroCounts } from './schemas';
 
 /** GET /api/cycles and GET /api/cycles/:year: the cycles, and one cycle's work points, from the status projection. */
@@ -102,7 +103,7 @@ const cycleOverview: FastifyPluginAsyncZod<TemporalUi> = async (app, opts) => {
             counts,
             overdueUnits: r.overdueUnitIds.map((id) => names.get(id) ?? id),
             overdueUnitIds: r.overdueUnitIds,
-            escalation: escalationRung(counts),
+            escalation: rungOfCounts(counts),
             temporalUi: temporalUiLink(opts, r.workflowId),
             updatedAt: iso(r.updatedAt),
           };

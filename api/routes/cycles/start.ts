@@ -6,20 +6,18 @@ import { latestPlanIdForYear, getPlan } from '../../../db/plans-repo';
 import { cyclePlanWorkPoints } from '../../../db/cycles-repo';
 import { prepareCycleData, recordCycle } from '../../../services/cycle-preparation';
 import { toShanghaiIso } from '../../../domain/schedule';
-import type { CycleInput, CycleResult } from '../../../domain/model';
-import { cycleWorkflowId, SA, workPointWorkflowId } from '../../../workflows/shared';
+import {
+  ANNUAL_CYCLE_WORKFLOW,
+  cycleWorkflowId,
+  SA,
+  workPointWorkflowId,
+  type AnnualCycleWorkflow,
+} from '../../../workflows/shared';
 import { DomainError, errorResponses } from '../../errors';
 import { NoQuery } from '../../schemas/input';
 import { temporalUiLink, type TemporalUi } from '../../views/temporal-ui';
 import { directoryIncomplete } from '../plans';
 import { CycleRefSchema, StartBodySchema } from './schemas';
-
-/**
- * The annual cycle workflow, started by its type name (the function in workflows/annual-cycle.ts): the API reaches
- * workflows only through workflows/shared.ts.
- */
-const ANNUAL_CYCLE = 'annualCycle';
-type AnnualCycle = (input: CycleInput) => Promise<CycleResult>;
 
 /** POST /api/cycles: start a plan's annual cycle, once per year. */
 const startCycle: FastifyPluginAsyncZod<TemporalUi & { taskQueue: string }> = async (app, opts) => {
@@ -82,7 +80,7 @@ const startCycle: FastifyPluginAsyncZod<TemporalUi & { taskQueue: string }> = as
         );
       }
       try {
-        const handle = await app.temporal.workflow.start<AnnualCycle>(ANNUAL_CYCLE, {
+        const handle = await app.temporal.workflow.start<AnnualCycleWorkflow>(ANNUAL_CYCLE_WORKFLOW, {
           workflowId,
           taskQueue: opts.taskQueue,
           args: [{ year, planId, options: options ?? {} }],

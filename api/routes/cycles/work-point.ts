@@ -9,7 +9,7 @@ import { statusQuery, workPointWorkflowId } from '../../../workflows/shared';
 import { DomainError, errorResponses } from '../../errors';
 import { strictObject } from '../../schemas/input';
 import { temporalUiLink, type TemporalUi } from '../../views/temporal-ui';
-import { escalationRung } from './escalation';
+import { rungOfCounts } from '../../../domain/escalation';
 import { iso, WorkPointDetailSchema, WorkPointParams, zeroCounts } from './schemas';
 
 /** How long `?live=true` waits for the workflow's status query before answering 503. */
@@ -124,7 +124,7 @@ const workPointDetail: FastifyPluginAsyncZod<TemporalUi> = async (app, opts) => 
         source: snapshot ? ('live' as const) : ('projection' as const),
         phase: snapshot?.phase ?? projected.status,
         light: snapshot?.light ?? projected.light,
-        escalation: escalationRung(counts),
+        escalation: rungOfCounts(counts),
         asOf: iso(snapshot?.asOf ?? summary.asOf ?? projected.updatedAt.getTime()),
         updatedAt: iso(projected.updatedAt),
         temporalUi: temporalUiLink(opts, workflowId),

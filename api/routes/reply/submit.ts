@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { LinkKeys } from '../../../common/links';
 import {
   deleteAttachments,
@@ -16,6 +15,7 @@ import {
   type SubmissionRefusal,
 } from '../../../domain/model';
 import { submitReportUpdate, submitSummaryUpdate } from '../../../workflows/shared';
+import { executeUpdate } from '../../workflow-update';
 import { withContext, type Context } from './context';
 import { FormSchema, readForm } from './form';
 import { confirmation, renderReplyPage } from './page';
@@ -40,29 +40,11 @@ export function scopedSubmissionId(
 const receiptNumber = (ctx: Context, submissionId: string): string =>
   `${ctx.claims.y}-${String(ctx.claims.wp).padStart(2, '0')}-${submissionId.slice(0, 10).toUpperCase()}`;
 
-const UPDATE_ATTEMPTS = 5;
-
-/** The server's "rejected because it wasn't processed by worker": an update the workflow never saw. */
-function notProcessed(err: unknown): boolean {
-  return (
-    err instanceof WorkflowUpdateFailedError &&
-    refusalOf(err) === undefined &&
-    /wasn't processed by worker/.test(err.cause?.message ?? '')
-  );
-}
-
-/** The workflow's refusal (validator or handler), with its reason in Chinese; undefined for any other failure. */
-function refusalOf(err: unknown): { type: SubmissionRefusal; message: string } | undefined {
-  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
-  const cause = err.cause;
-  if (!(cause instanceof ApplicationFailure)) return undefined;
-  const type = SUBMISSION_REFUSALS.find((t) => t === cause.type);
+/** The workflow's refusal of a submission, with its reason in Chinese (the page shows the Chinese half). */
+function submissionRefusal(code: string, message: string): { type: SubmissionRefusal; message: string } | undefined {
+  const type = SUBMISSION_REFUSALS.find((t) => t === code);
   if (!type) return undefined;
-  // The workflow's messages are "中文 / English"; the page shows the Chinese half.
-  return {
-    type,
-    message: `报告未被接收：${cause.message.split(' / ')[0] ?? cause.message}。如有疑问请联系园区依法治区办。`,
-  };
+  return { type, message: `报告未被接收：${message.split(' / ')[0] ?? message}。如有疑问请联系园区依法治区办。` };
 }
 
 export default async function replySubmit(
@@ -134,75 +116,60 @@ export default async function replySubmit(
     await saveAttachments(app.db, submissionId, received.files);
     // The workflow judges (an Update: its validator refuses before anything is recorded) and answers once the report
     // is stored in PostgreSQL; only then does the page say 已收到.
-    let repeated = false;
-    try {
-      const handle = app.temporal.workflow.getHandle(ctx.workflowId);
-      const deadline = Date.now() + opts.submitTimeoutMs;
-      const send = () =>
-        app.temporal.withDeadline(deadline, () =>
-          isSummary
-            ? handle.executeUpdate(submitSummaryUpdate, {
-                args: [
-                  {
-                    unitId: ctx.unit.id,
-                    submissionId,
-                    text: form.text,
-                    selfAssessment: form.selfAssessment as ReviewRating,
-                    attachments: refs,
-                    submittedAt,
-                  },
-                ],
-              })
-            : handle.executeUpdate(submitReportUpdate, {
-                args: [
-                  {
-                    unitId: ctx.unit.id,
-                    periodId: ctx.periodId,
-                    submissionId,
-                    text: form.text,
-                    attachments: refs,
-                    submittedAt,
-                  },
-                ],
-              }),
+    const deadline = Date.now() + opts.submitTimeoutMs;
+    const sent = isSummary
+      ? await executeUpdate(
+          app.temporal,
+          ctx.workflowId,
+          submitSummaryUpdate,
+          {
+            unitId: ctx.unit.id,
+            submissionId,
+            text: form.text,
+            selfAssessment: form.selfAssessment as ReviewRating,
+            attachments: refs,
+            submittedAt,
+          },
+          { deadline, log: request.log },
+        )
+      : await executeUpdate(
+          app.temporal,
+          ctx.workflowId,
+          submitReportUpdate,
+          {
+            unitId: ctx.unit.id,
+            periodId: ctx.periodId,
+            submissionId,
+            text: form.text,
+            attachments: refs,
+            submittedAt,
+          },
+          { deadline, log: request.log },
         );
-      for (let attempt = 1; ; attempt++) {
-        try {
-          repeated = (await send()).repeated;
-          break;
-        } catch (err) {
-          // The server rejects an update that a workflow task carried but the worker completed the task without
-          // (seen under concurrent updates to one workflow while its persist local activity holds the task open:
-          // sdk-core 1.24 replaces a re-delivered task and drops its update messages — "Trying to send a new WFT
-          // for a run which already has one" in the worker log). Neither validator nor handler ran, nothing was
-          // recorded, so it is sent again while time remains.
-          if (!notProcessed(err) || attempt >= UPDATE_ATTEMPTS || Date.now() > deadline - 1_000) throw err;
-          request.log.warn(
-            { workflowId: ctx.workflowId, attempt },
-            'update not processed by the worker; sending again',
-          );
-        }
-      }
-    } catch (err) {
-      const refusal = refusalOf(err);
-      if (refusal) {
-        await deleteAttachments(app.db, submissionId);
-        request.log.info({ workflowId: ctx.workflowId, unit: ctx.unit.id, refusal: refusal.type }, 'report refused');
-        return again(refusal.type === 'not-assigned' || refusal.type === 'removed' ? 403 : 409, refusal.message);
-      }
-      if (err instanceof WorkflowNotFoundError) {
-        await deleteAttachments(app.db, submissionId);
-        return again(409, '该要点的督办流程已结束或不存在，报告未被接收；请联系园区依法治区办');
-      }
+    const refusal = sent.outcome === 'refused' ? submissionRefusal(sent.code, sent.message) : undefined;
+    if (refusal) {
+      await deleteAttachments(app.db, submissionId);
+      request.log.info({ workflowId: ctx.workflowId, unit: ctx.unit.id, refusal: refusal.type }, 'report refused');
+      return again(refusal.type === 'not-assigned' || refusal.type === 'removed' ? 403 : 409, refusal.message);
+    }
+    if (sent.outcome === 'not-found') {
+      await deleteAttachments(app.db, submissionId);
+      return again(409, '该要点的督办流程已结束或不存在，报告未被接收；请联系园区依法治区办');
+    }
+    if (sent.outcome !== 'accepted') {
       // Outcome unknown (Temporal or the worker unreachable, or no answer in time): nothing is promised. The files
       // stay aside, so that if the workflow does take this submission later its files are there; a retry of the same
       // form is counted once, and its receipt prunes the files of the attempt that was not taken.
-      request.log.error({ err, workflowId: ctx.workflowId }, 'report not confirmed by the workflow');
+      request.log.error(
+        { err: 'error' in sent ? sent.error : undefined, outcome: sent.outcome, workflowId: ctx.workflowId },
+        'report not confirmed by the workflow',
+      );
       return again(
         503,
         '系统暂时无法确认收到你的报告（督办服务繁忙或不可用）。未显示回执号即表示尚未收到：你填写的内容已保留在下方，请稍后再点“提交”（重复提交只计一次）。',
       );
     }
+    const { repeated } = sent.result;
     await pruneAttachments(app.db, submissionId);
     const receipt = await saveReceipt(app.db, {
       submissionId,
