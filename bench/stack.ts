@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client as PgClient, type Pool } from 'pg';
+import type { Pool } from 'pg';
+import { createScratchDatabase, databaseBytes, dropScratchDatabase, terminateConnections } from '../db/bench-queries';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { freePort } from '../launcher/ports';
@@ -145,13 +146,7 @@ export class Stack {
   private async createStorage(): Promise<void> {
     if (this.stopping) throw new Error('the stack was stopped while starting');
     mkdirSync(path.join(this.dataDir, 'logs'), { recursive: true });
-    const admin = new PgClient({ connectionString: this.opts.adminDatabaseUrl });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${this.databaseName}`);
-    } finally {
-      await admin.end();
-    }
+    await createScratchDatabase(this.opts.adminDatabaseUrl, this.databaseName);
   }
 
   private log(msg: string): void {
@@ -382,22 +377,11 @@ export class Stack {
 
   /** Drop every PostgreSQL connection to the stack's database except the caller's. Returns how many. */
   async terminateConnections(): Promise<number> {
-    const admin = new PgClient({ connectionString: this.opts.adminDatabaseUrl });
-    await admin.connect();
-    try {
-      const { rows } = await admin.query<{ ok: boolean }>(
-        'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-        [this.databaseName],
-      );
-      return rows.filter((r) => r.ok).length;
-    } finally {
-      await admin.end();
-    }
+    return terminateConnections(this.opts.adminDatabaseUrl, this.databaseName);
   }
 
   async databaseBytes(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>('SELECT pg_database_size(current_database())::text AS n');
-    return Number(rows[0]?.n ?? 0);
+    return databaseBytes(this.pool);
   }
 
   /**
@@ -424,13 +408,7 @@ export class Stack {
       this.log(`kept database ${this.databaseName} and ${this.dataDir}`);
       return;
     }
-    const admin = new PgClient({ connectionString: this.opts.adminDatabaseUrl });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${this.databaseName} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await dropScratchDatabase(this.opts.adminDatabaseUrl, this.databaseName);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import { submitReportUpdate, reportSignal, workPointWorkflowId } from '../workfl
 import { percentiles, runPool, until } from './measure';
 import { Stack } from './stack';
 import { instantCycleOptions, syntheticPlan, syntheticUnits } from './synthetic';
+import { countAssignmentNotices, countReports } from '../db/bench-queries';
 
 /**
  * What the verdict costs: the same reports sent to the same work points (a) as signals, the path before the Update
@@ -61,11 +62,7 @@ async function main(): Promise<void> {
     await until(
       `${expected} assignment notices`,
       async () => {
-        const { rows } = await stack.pool.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM outbox WHERE cycle_year = $1 AND kind = 'assignment'",
-          [YEAR],
-        );
-        return (rows[0]?.n ?? 0) >= expected ? true : undefined;
+        return (await countAssignmentNotices(stack.pool, YEAR)) >= expected ? true : undefined;
       },
       600_000,
       200,
@@ -85,9 +82,7 @@ async function main(): Promise<void> {
       attachments: [],
       submittedAt: Date.now(),
     });
-    const stored = async () =>
-      (await stack.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM reports WHERE cycle_year = $1', [YEAR]))
-        .rows[0]?.n ?? 0;
+    const stored = () => countReports(stack.pool, YEAR);
 
     // (a) signals
     const signalLatency: number[] = [];

@@ -1,24 +1,22 @@
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ConfigError, loadLauncherConfig, type LauncherConfig } from '../config';
+import { loadLauncherConfig, type LauncherConfig } from '../config';
 import { runMain } from '../config/run-main';
+import {
+  firstRunDemo,
+  importEarlierPglite,
+  LaunchError,
+  localHost,
+  lockDataDir,
+  log,
+  maskPassword,
+  resolveLinkSecret,
+} from './startup';
 import { migrate } from '../db/migrate';
 import { PROJECT_ROOT, resolveBinary } from './binaries';
 import { describeExit, killAllChildrenSync, spawnChild, stopChild, type ManagedChild } from './children';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
-import { demoLines, startDemo } from './demo';
-import { importPglite } from './pglite-import';
 import { removeStackFile, writeStackFile } from './stack-file';
 import { assertPortsFree, type PortClaim } from './ports';
 import { searchAttributeCreateCommands } from './search-attributes';
@@ -42,19 +40,11 @@ const STOP_GRACE_MS = 20_000;
 /** The terminal and scripts/start.js may both deliver one Ctrl-C; signals this close together count once. */
 const SAME_SIGNAL_WINDOW_MS = 1_000;
 
-/** A failure the launcher explains in one line; config/run-main.ts knows no name for it. */
-class LaunchError extends Error {
-  override name = 'LaunchError';
-}
-
 /** Thrown out of the start-up sequence once a stop was requested; the stop path owns the exit. */
 class Stopping extends Error {
   override name = 'Stopping';
 }
 
-const log = (msg: string): void => {
-  process.stdout.write(`[launcher] ${msg}\n`);
-};
 const write = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -141,87 +131,6 @@ function watch(child: ManagedChild): void {
   });
 }
 
-/** One launcher per data directory: two PostgreSQL or SQLite writers on the same files would corrupt them. */
-function lockDataDir(dataDir: string): () => void {
-  const file = path.join(dataDir, 'launcher.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        try {
-          unlinkSync(file);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-        throw new ConfigError(
-          'DATA_DIR',
-          `(${dataDir}) is in use by another duban launcher (pid ${pid}): stop it, or set DATA_DIR to another directory`,
-        );
-      }
-      unlinkSync(file);
-    }
-  }
-  throw new ConfigError('DATA_DIR', `(${dataDir}): could not create ${file}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** LINK_SECRET signs reply links, so it must survive restarts: configured, else kept in DATA_DIR. */
-function resolveLinkSecret(configured: string | undefined, dataDir: string): string {
-  if (configured) return configured;
-  const file = path.join(dataDir, 'link-secret');
-  try {
-    const stored = readFileSync(file, 'utf8').trim();
-    if (stored.length < 32) {
-      throw new ConfigError(
-        'LINK_SECRET',
-        `is unset and ${file} holds fewer than 32 characters: delete the file to generate a new secret, or set LINK_SECRET`,
-      );
-    }
-    return stored;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const secret = randomBytes(32).toString('hex');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  log(`generated LINK_SECRET into ${file}`);
-  return secret;
-}
-
-function maskPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
-/** Where to reach a server bound to `host` from this machine. */
-function localHost(host: string): string {
-  if (host === '0.0.0.0' || host === '127.0.0.1' || host === 'localhost') return 'localhost';
-  if (host === '::' || host === '::1') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
-
 async function waitForApi(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
@@ -245,37 +154,6 @@ async function waitForApi(url: string, timeoutMs: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new LaunchError(`the API did not become ready within ${timeoutMs / 1000} s (last answer from ${url}: ${last})`);
-}
-
-/** Earlier versions kept the embedded database in PGlite (DATA_DIR/pg): move it into the real server once. */
-async function importEarlierPglite(pgliteDir: string, url: string): Promise<void> {
-  if (!existsSync(path.join(pgliteDir, 'PG_VERSION'))) return;
-  log(`importing the earlier embedded database (PGlite) from ${pgliteDir} into PostgreSQL…`);
-  try {
-    const result = await importPglite(pgliteDir, url, log);
-    log(`imported ${result.rows} rows in ${result.tables} tables; the old files are kept in ${result.keptAt}`);
-  } catch (err) {
-    throw new LaunchError(
-      `could not import the earlier embedded database in ${pgliteDir} (${err instanceof Error ? err.message : String(err)}). ` +
-        `Its files are untouched: start again to retry, or move it aside (mv ${pgliteDir} ${pgliteDir}.old) to start with an empty database.`,
-    );
-  }
-}
-
-/**
- * On a data directory without any cycle yet, a live rehearsal on today's date (launcher/demo.ts) and the lines that
- * show three of its reply links. A demo that cannot start is reported, not fatal: the stack itself is fine.
- */
-async function firstRunDemo(apiUrl: string, token: string, dueMs: number): Promise<string[]> {
-  try {
-    const res = await fetch(`${apiUrl}/api/cycles`, { headers: { authorization: `Bearer ${token}` } });
-    if (!res.ok || ((await res.json()) as unknown[]).length > 0) return [];
-    log("starting the live demo: a rehearsal (演练) cycle on today's date");
-    return demoLines(await startDemo({ apiUrl, token, log, dueMs }));
-  } catch (err) {
-    log(`the demo did not start (${err instanceof Error ? err.message : String(err)}); start it with: npx duban demo`);
-    return [];
-  }
 }
 
 async function launch(cfg: LauncherConfig): Promise<void> {

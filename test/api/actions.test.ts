@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { createActivities, cycleScheduleFor } from '../../activities';
+import { cycleScheduleFor } from '../../activities';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { parsePlan } from '../../domain/plan-parser';
 import { toShanghaiIso } from '../../domain/schedule';
@@ -28,8 +28,8 @@ import {
   workPointWorkflowId,
 } from '../../workflows/shared';
 import { build, TEST_LINK_SECRET, useApiTestContext } from '../helpers/app';
-import { workflowBundle } from '../helpers/temporal';
 import { until } from '../helpers/wait';
+import { createTestWorker } from '../helpers/worker';
 
 // Declared before useApiTestContext: afterAll hooks run in declaration order, and the worker must stop
 // before the context tears down the Temporal environment whose connection it holds.
@@ -120,15 +120,11 @@ beforeAll(async () => {
     "INSERT INTO units (id, name, kind, active) VALUES ('retired-unit', '已撤销局', 'department', false)",
   );
 
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: ctx.env.nativeConnection,
+    pool: ctx.db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({
-      pool: ctx.db.pool,
-      publicBaseUrl: 'http://duban.test',
-      linkSecret: TEST_LINK_SECRET,
-    }),
+    linkSecret: TEST_LINK_SECRET,
   });
   running = worker.run();
 

@@ -5,14 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { createActivities } from '../../activities';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { cycleWorkflowId, workPointWorkflowId } from '../../workflows/shared';
 import { TEST_LINK_SECRET, useApiTestContext } from '../helpers/app';
-import { workflowBundle } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/worker';
 
 const ctx = useApiTestContext();
 const TASK_QUEUE = 'api-cycles-test';
@@ -166,15 +165,11 @@ describe('starting the cycle', () => {
   let running: Promise<void>;
 
   beforeAll(async () => {
-    worker = await Worker.create({
+    worker = await createTestWorker({
       connection: ctx.env.nativeConnection,
+      pool: ctx.db.pool,
       taskQueue: TASK_QUEUE,
-      workflowBundle: await workflowBundle(),
-      activities: createActivities({
-        pool: ctx.db.pool,
-        publicBaseUrl: 'http://duban.test',
-        linkSecret: TEST_LINK_SECRET,
-      }),
+      linkSecret: TEST_LINK_SECRET,
     });
     running = worker.run();
   }, 60_000);

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createActivities, cycleScheduleFor } from '../../activities';
+import { cycleScheduleFor } from '../../activities';
 import { buildApp } from '../../api/app';
 import { scopedSubmissionId } from '../../api/routes/reply';
 import { parseLinkKeys, signLink, type LinkClaims } from '../../common/links';
@@ -19,7 +19,6 @@ import { toShanghaiIso } from '../../domain/schedule';
 import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
-import { annualCycle } from '../../workflows';
 import { type WorkPointStatus } from '../../domain/model';
 import {
   extendDeadlineSignal,
@@ -29,8 +28,9 @@ import {
   workPointWorkflowId,
 } from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
+import { createDevServerEnv } from '../helpers/temporal';
 import { until } from '../helpers/wait';
+import { createTestWorker, startTestCycle, waitForWorkPoint } from '../helpers/worker';
 
 const SECRET = 'reply-test-secret-0123456789abcdef0123';
 const TASK_QUEUE = 'reply-test';
@@ -92,11 +92,11 @@ async function status(): Promise<WorkPointStatus> {
 }
 
 async function startWorker() {
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: env.nativeConnection,
+    pool: db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: SECRET }),
+    linkSecret: SECRET,
   });
   workerRun = worker.run();
 }
@@ -132,17 +132,8 @@ beforeAll(async () => {
   };
   expect(cycleScheduleFor(YEAR, options).periods).toHaveLength(2);
   await startWorker();
-  await env.client.workflow.start(annualCycle, {
-    taskQueue: TASK_QUEUE,
-    workflowId: `cycle-${YEAR}`,
-    args: [{ year: YEAR, planId, options }],
-  });
-  await until('the work point projection', async () => {
-    const { rows } = await db.pool.query('SELECT 1 FROM work_point_obligations WHERE workflow_id = $1', [
-      workPointWorkflowId(YEAR, WP),
-    ]);
-    return rows.length > 0 ? true : undefined;
-  });
+  await startTestCycle(env.client, { year: YEAR, planId, taskQueue: TASK_QUEUE, options });
+  await waitForWorkPoint(db.pool, YEAR, WP);
   app = await buildApp(config(db.url), { pool: db.pool, temporal: env.client });
 }, 120_000);
 

@@ -6,8 +6,6 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import {
   cycleListCommand,
   cycleStartCommand,
@@ -21,7 +19,7 @@ import { toShanghaiIso } from '../../domain/schedule';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { writeStackFile } from '../../launcher/stack-file';
 import { TEST_LINK_SECRET, useApiTestContext } from '../helpers/app';
-import { workflowBundle } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/worker';
 
 const ctx = useApiTestContext();
 const TASK_QUEUE = 'cli-cycle-test';
@@ -164,15 +162,11 @@ test('cycle start shows progress until all 29 work points run; again it names th
     }),
   );
 
-  const worker = await Worker.create({
+  const worker = await createTestWorker({
     connection: ctx.env.nativeConnection,
+    pool: ctx.db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({
-      pool: ctx.db.pool,
-      publicBaseUrl: 'http://duban.test',
-      linkSecret: TEST_LINK_SECRET,
-    }),
+    linkSecret: TEST_LINK_SECRET,
   });
   await worker.runUntil(async () => {
     const start = capture();

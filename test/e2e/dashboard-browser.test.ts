@@ -14,8 +14,8 @@ import ExcelJS from 'exceljs';
 import type { Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities, cycleScheduleFor } from '../../activities';
+import type { Worker } from '@temporalio/worker';
+import { cycleScheduleFor } from '../../activities';
 import { buildApp } from '../../api/app';
 import { loadApiConfig } from '../../config';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
@@ -25,7 +25,6 @@ import { savePlan } from '../../db/plans-repo';
 import { createToken } from '../../db/tokens-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
-import { annualCycle } from '../../workflows';
 import { type CycleSchedule } from '../../domain/model';
 import {
   rateReviewSignal,
@@ -37,7 +36,8 @@ import {
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { launchChromium } from '../helpers/browser';
 import { shiftedOptions } from '../helpers/schedule';
-import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTestWorker, startTestCycle } from '../helpers/worker';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const YEAR = 2023;
@@ -72,18 +72,14 @@ beforeAll(async () => {
   const options = shiftedOptions(real, shift);
   schedule = cycleScheduleFor(YEAR, options);
 
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: env.nativeConnection,
+    pool: db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
+    linkSecret: 'x'.repeat(40),
   });
   workerRun = worker.run();
-  await env.client.workflow.start(annualCycle, {
-    taskQueue: TASK_QUEUE,
-    workflowId: `cycle-${YEAR}`,
-    args: [{ year: YEAR, planId, options }],
-  });
+  await startTestCycle(env.client, { year: YEAR, planId, taskQueue: TASK_QUEUE, options });
 
   app = await buildApp(
     loadApiConfig({

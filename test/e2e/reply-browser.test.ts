@@ -13,9 +13,7 @@ import { SMTPServer } from 'smtp-server';
 import { simpleParser } from 'mailparser';
 import type { Browser } from 'playwright-core';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
-import { createMailer } from '../../activities/delivery';
+import type { Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app';
 import { loadApiConfig } from '../../config';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
@@ -26,12 +24,12 @@ import { savePlan } from '../../db/plans-repo';
 import { importDirectory } from '../../db/units-repo';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { ensureDispatcher } from '../../worker/dispatcher';
-import { annualCycle } from '../../workflows';
 import { statusQuery, workPointWorkflowId } from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { launchChromium } from '../helpers/browser';
-import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
+import { createDevServerEnv } from '../helpers/temporal';
 import { until } from '../helpers/wait';
+import { createTestWorker, startTestCycle } from '../helpers/worker';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const SECRET = 'e2e-link-secret-0123456789abcdef012345';
@@ -90,21 +88,22 @@ beforeAll(async () => {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: env.nativeConnection,
+    pool: db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({
-      pool: db.pool,
-      publicBaseUrl: baseUrl,
-      linkSecret: SECRET,
-      delivery: {
-        mailer: createMailer({ host: '127.0.0.1', port: smtpPort, secure: false }),
-        mailFrom: 'duban <duban@duban.test>',
-        // A drill: every notice on its own and at once.
-        policy: { digest: false, digestTime: '09:00', bypassKinds: [], quietHours: null },
-      },
-    }),
+    linkSecret: SECRET,
+    publicBaseUrl: baseUrl,
+    config: {
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: smtpPort,
+      SMTP_SECURE: false,
+      SMTP_FROM: 'duban <duban@duban.test>',
+      // A drill: every notice on its own and at once.
+      DIGEST_ENABLED: false,
+      DIGEST_BYPASS_KINDS: 'none',
+      QUIET_HOURS: 'off',
+    },
   });
   workerRun = worker.run();
   await ensureDispatcher(env.client, TASK_QUEUE, { intervalMs: 1000 });
@@ -125,11 +124,7 @@ beforeAll(async () => {
       rating: toShanghaiIso(now + 240 * day),
     },
   };
-  await env.client.workflow.start(annualCycle, {
-    taskQueue: TASK_QUEUE,
-    workflowId: `cycle-${YEAR}`,
-    args: [{ year: YEAR, planId, options }],
-  });
+  await startTestCycle(env.client, { year: YEAR, planId, taskQueue: TASK_QUEUE, options });
 }, 120_000);
 
 afterAll(async () => {

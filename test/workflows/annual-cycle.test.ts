@@ -11,10 +11,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { createActivities, cycleScheduleFor } from '../../activities';
+import { cycleScheduleFor } from '../../activities';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { parsePlan } from '../../domain/plan-parser';
 import { toShanghaiIso } from '../../domain/schedule';
@@ -37,7 +36,8 @@ import {
 } from '../../workflows/shared';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { shiftedOptions } from '../helpers/schedule';
-import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/worker';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -92,12 +92,12 @@ test('a whole 2023 cycle of all 29 work points sends exactly the expected notice
   const [h1, annual] = s.periods as [CycleSchedule['periods'][number], CycleSchedule['periods'][number]];
   const review = s.review;
 
-  const worker = await Worker.create({
+  const worker = await createTestWorker({
     connection: env.nativeConnection,
+    pool: db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
-    maxCachedWorkflows: 100,
+    linkSecret: 'x'.repeat(40),
+    config: { WORKER_MAX_CACHED_WORKFLOWS: 100 },
   });
 
   const started = Date.now();

@@ -68,6 +68,7 @@ async function status(key: string) {
 
 test('the dispatcher delivers due rows on its interval, once, and later rows when they fall due', async () => {
   const activities = makeActivities();
+  // Not createTestWorker: the activities carry a logger that records each delivery on the test server's clock.
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,
@@ -107,6 +108,7 @@ test('the dispatcher delivers due rows on its interval, once, and later rows whe
 });
 
 test('the dispatcher continues as new after its pass budget, so its history stays short, and keeps running', async () => {
+  // Not createTestWorker: the activities carry a logger that records each delivery on the test server's clock.
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,
@@ -134,6 +136,7 @@ test('the dispatcher continues as new after its pass budget, so its history stay
 
 test('the dispatchNow signal runs a pass at once instead of at the next interval', async () => {
   const activities = makeActivities();
+  // Not createTestWorker: the activities carry a logger that records each delivery on the test server's clock.
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,

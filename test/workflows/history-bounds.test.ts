@@ -6,8 +6,6 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { importDirectory } from '../../db/units-repo';
 import { UnitDirectorySchema } from '../../domain/units';
@@ -15,7 +13,8 @@ import { type CycleSchedule, type UnitRef, type WorkPointInput } from '../../dom
 import { rateReviewSignal, reportSignal } from '../../workflows/shared';
 import { workPoint } from '../../workflows/work-point';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/worker';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -86,11 +85,11 @@ test(`a work point with ${UNITS} units × ${PERIODS} periods stays under the his
     schedule,
   };
   const workflowId = 'wp-bounds-worst-case';
-  const worker = await Worker.create({
+  const worker = await createTestWorker({
     connection: env.nativeConnection,
+    pool: db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ pool: db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
+    linkSecret: 'x'.repeat(40),
   });
   const runs = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });

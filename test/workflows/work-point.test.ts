@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { type CycleSchedule, type WorkPointInput } from '../../domain/model';
 import {
   officeActionUpdates,
@@ -13,7 +11,8 @@ import {
   waiveSignal,
 } from '../../workflows/shared';
 import { workPoint } from '../../workflows/work-point';
-import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/worker';
 import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';
 
 const HOUR = 3600_000;
@@ -54,15 +53,11 @@ function drillSchedule(start: number): CycleSchedule {
 }
 
 async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
+  const worker = await createTestWorker({
     connection: ctx.env.nativeConnection,
+    pool: ctx.db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({
-      pool: ctx.db.pool,
-      publicBaseUrl: 'http://duban.test',
-      linkSecret: 'test-secret-test-secret-test-secret',
-    }),
+    linkSecret: 'test-secret-test-secret-test-secret',
   });
   return worker.runUntil(fn);
 }

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { type CycleSchedule, type WorkPointInput } from '../../domain/model';
 import { reportSignal, statusQuery } from '../../workflows/shared';
 import { workPoint } from '../../workflows/work-point';
-import { createDevServerEnv, workflowBundle } from '../helpers/temporal';
+import { createDevServerEnv } from '../helpers/temporal';
 import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';
 import { until } from '../helpers/wait';
+import { createTestWorker } from '../helpers/worker';
 
 const SECOND = 1000;
 const TASK_QUEUE = 'restart-test';
@@ -16,11 +15,11 @@ const ctx = useWorkflowTestContext(createDevServerEnv);
 const unit = demoUnit;
 
 const newWorker = async () =>
-  Worker.create({
+  createTestWorker({
     connection: ctx.env.nativeConnection,
+    pool: ctx.db.pool,
     taskQueue: TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
-    activities: createActivities({ pool: ctx.db.pool, publicBaseUrl: 'http://duban.test', linkSecret: 'x'.repeat(40) }),
+    linkSecret: 'x'.repeat(40),
   });
 
 test('with the worker stopped while every milestone passes, a new worker sends each missed notice exactly once and keeps the report sent meanwhile', async () => {
