@@ -12,7 +12,7 @@ export { maskAddress, parseWebhookAddress, PermanentDeliveryError } from '../ser
  * worker passes in; `delivery-pass.ts` the dispatcher's pass, `delivery-channels.ts` the sending of one message
  * and `db/outbox-repo.ts` the queue's statements. `notify` writes rows with the instant they may go out
  * (`deliver_after`); the dispatcher workflow calls `deliverDue` every minute, which
- *  1. claims a contact's due rows (SELECT … FOR UPDATE SKIP LOCKED, then status 'sending' with a claim token),
+ *  1. claims a contact's due rows (row locks that skip rows another pass holds, then status 'sending' with a claim token),
  *     so two workers never send the same row;
  *  2. sends bypassing notices one by one and the contact's digest notices as ONE message;
  *  3. records the outcome on every row: attempts, last_error, delivered_at; a failure goes back to the

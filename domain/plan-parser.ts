@@ -12,6 +12,9 @@ import type { ParseWarning, Plan, PlanParseResult, Section, WorkPoint } from './
  *  - PDF page breaks cut words and unit names in half ("企\n\n业"), so an item keeps absorbing lines,
  *    joined without a separator, until its trailing unit parenthesis is complete;
  *  - headings and item numbers come in several styles (一、 / （一） / 1. 1、 1． / （1）), detected per document.
+ *
+ * One module above the ~400-line guide on purpose: it is one reader that walks the document once, and its rules
+ * share the line state; split, a rule would be read apart from the state it changes.
  */
 
 type HeadingStyle = 'cn' | 'parenCn' | 'arabic' | 'parenArabic';

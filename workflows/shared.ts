@@ -5,12 +5,10 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { CycleInput, CycleProgress, CycleResult, WorkPointStatus } from '../domain/model';
 import type {
   AcknowledgeSignal,
   AddUnitSignal,
-  CycleInput,
-  CycleProgress,
-  CycleResult,
   DecideExtensionSignal,
   ExtendDeadlineSignal,
   RateReviewSignal,
@@ -23,8 +21,7 @@ import type {
   SubmissionReceipt,
   SummarySignal,
   WaiveSignal,
-  WorkPointStatus,
-} from '../domain/model';
+} from '../domain/messages';
 import type { ActionResult, RemindNowUpdate } from '../domain/work-point/office-action-rules';
 
 export const DEFAULT_TASK_QUEUE = 'duban';

@@ -18,12 +18,11 @@ import type {
   NoticeRequest,
   PersistBatch,
   ReportRecord,
-  ReportSignal,
   StatusUpdate,
-  SummarySignal,
   WorkPointInput,
   WorkPointResult,
 } from '../domain/model';
+import type { ReportSignal, SummarySignal } from '../domain/messages';
 import { initialState, noEffects, reject, workPointOf, type WorkPoint } from '../domain/work-point/context';
 import { advance } from '../domain/work-point/milestones';
 import * as actions from '../domain/work-point/office-actions';

@@ -1,20 +1,16 @@
 import { currentSubmission } from '../light';
+import type { Instant, ObligationStatus, ReviewState, UnitRef, WorkPointPhase } from '../model';
 import type {
   AddUnitSignal,
   DecideExtensionSignal,
   ExtendDeadlineSignal,
-  Instant,
-  ObligationStatus,
   RateReviewSignal,
   ReassignSignal,
   RemindNowSignal,
   RemoveUnitSignal,
   ReturnReportSignal,
-  ReviewState,
-  UnitRef,
   WaiveSignal,
-  WorkPointPhase,
-} from '../model';
+} from '../messages';
 import type { Light } from '../light';
 import { isAssigned, obligationOf, type WorkPoint } from './context';
 import { remindable, waivable } from './office-actions';

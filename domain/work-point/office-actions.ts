@@ -1,18 +1,16 @@
 import { currentSubmission, obligationState } from '../light';
+import type { Instant, Obligation, UnitRef } from '../model';
 import type {
   AddUnitSignal,
   DecideExtensionSignal,
   ExtendDeadlineSignal,
-  Instant,
-  Obligation,
   RateReviewSignal,
   ReassignSignal,
   RemindNowSignal,
   RemoveUnitSignal,
   ReturnReportSignal,
-  UnitRef,
   WaiveSignal,
-} from '../model';
+} from '../messages';
 import {
   isAssigned,
   newObligation,

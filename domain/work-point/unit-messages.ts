@@ -1,13 +1,12 @@
 import { currentRound, currentSubmission } from '../light';
+import type { Instant, ReportRecord } from '../model';
 import type {
   AcknowledgeSignal,
-  Instant,
-  ReportRecord,
   ReportSignal,
   RequestExtensionSignal,
   SubmissionRefusal,
   SummarySignal,
-} from '../model';
+} from '../messages';
 import { notice, obligationOf, periodFields, record, reject, unitRef, type WorkPoint } from './context';
 
 /**

@@ -2,6 +2,8 @@
  * Delivery of the outbox against real parts: a real SMTP server (smtp-server, mails parsed with mailparser),
  * a real HTTP server for webhooks, a fresh PostgreSQL database, and the activities as the worker builds them.
  * Notices enter through `notify`, exactly as the work-point workflow writes them.
+ *
+ * Above ~400 lines on purpose: every scenario shares the SMTP and HTTP peers and the database they are built on.
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';

@@ -4,6 +4,9 @@
  * resulting state; one the workflow refuses answers 409 / 422 with its reason in the same request (the audit row
  * says refused); without Temporal, 503. The tests build on one cycle, each on its own work point; the last ones skip
  * time past the H1 due date and then rate every work point.
+ *
+ * Above ~400 lines on purpose: the tests build on one time-skipped cycle (each on its own work point), which is
+ * too slow to build once per file.
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';

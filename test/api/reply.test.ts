@@ -1,6 +1,9 @@
 /**
  * The reply page: signed links, the form, the receipt, and the submission path's guarantees —
  * a report is "received" only once Temporal accepted it, a repeat counts once, nothing is half-stored.
+ *
+ * Above ~400 lines on purpose: the scenarios share one running cycle and worker (tens of seconds to build), and
+ * each guarantee reads best next to the others it depends on.
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';

@@ -3,6 +3,8 @@
  * config/index.ts (what each process reads), workflows/shared.ts (search attributes), db/migrate.ts
  * (where migrations are read from). When a `docker compose` / `docker-compose` binary is installed, its own
  * validation runs too (it needs no Docker engine).
+ *
+ * Above ~400 lines on purpose: one static check per deployment file, all against the same parsed compose file.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

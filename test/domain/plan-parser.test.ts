@@ -1,3 +1,7 @@
+/**
+ * The plan parser against the seed document, its variants and generated documents (fast-check). Above ~400 lines
+ * on purpose: it follows the parser's rules one by one, and the parser is one module.
+ */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';

@@ -2,7 +2,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createWorker, type CreateWorkerOptions } from '../../worker/create-worker';
-import type { ReportSignal } from '../../domain/model';
+import type { ReportSignal } from '../../domain/messages';
 import { annualCycle } from '../../workflows';
 import { cycleWorkflowId, reportSignal, workPointWorkflowId } from '../../workflows/shared';
 import { workflowBundle } from './temporal';

@@ -8,12 +8,8 @@ import {
   saveAttachments,
   saveReceipt,
 } from '../../../db/replies-repo';
-import {
-  SUBMISSION_REFUSALS,
-  type AttachmentRef,
-  type ReviewRating,
-  type SubmissionRefusal,
-} from '../../../domain/model';
+import { type AttachmentRef, type ReviewRating } from '../../../domain/model';
+import { SUBMISSION_REFUSALS, type SubmissionRefusal } from '../../../domain/messages';
 import { submitReportUpdate, submitSummaryUpdate } from '../../../workflows/shared';
 import { executeUpdate } from '../../workflow-update';
 import { withContext, type Context } from './context';
