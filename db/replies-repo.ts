@@ -3,31 +3,6 @@ import type { AttachmentRef } from '../domain/model';
 
 /** Reads and writes behind the reply page: what a unit owes, what it already sent, its evidence files and receipts. */
 
-export interface CycleRow {
-  year: number;
-  planId: number;
-  options: unknown;
-  finishedAt: Date | null;
-}
-
-export async function getCycle(pool: Pool, year: number): Promise<CycleRow | undefined> {
-  const { rows } = await pool.query<{
-    year: number;
-    plan_id: string;
-    options: unknown;
-    finished_at: Date | null;
-  }>('SELECT year, plan_id, options, finished_at FROM cycles WHERE year = $1', [year]);
-  const r = rows[0];
-  return (
-    r && {
-      year: r.year,
-      planId: Number(r.plan_id),
-      options: r.options,
-      finishedAt: r.finished_at,
-    }
-  );
-}
-
 /** The unit ids assigned to one work point of a cycle, as the cycle resolved them when it started. */
 export async function getAssignment(
   pool: Pool,

@@ -10,7 +10,8 @@ import {
   settleAudit,
   type AuditOutcome,
 } from '../../../db/audit-repo';
-import { getCycle, getWorkPoint } from '../../../db/replies-repo';
+import { getWorkPoint } from '../../../db/replies-repo';
+import { getCycleRecord } from '../../../db/cycles-repo';
 import type { Actor } from '../../../db/tokens-repo';
 import { ACTION_REFUSALS, isActionRefusal, type ActionResult } from '../../../domain/work-point/office-action-rules';
 import { workPointWorkflowId } from '../../../workflows/shared';
@@ -73,7 +74,7 @@ export function requestIdFor(actor: Actor, key: string | undefined): string {
 
 export function actionRunner(app: FastifyInstance, opts: { updateTimeoutMs: number }) {
   async function loadCycle(year: number): Promise<CycleContext> {
-    const cycle = await getCycle(app.db, year);
+    const cycle = await getCycleRecord(app.db, year);
     if (!cycle) throw new DomainError(404, 'cycle_not_found', `${year} 年度周期尚未启动 / no cycle for ${year}`);
     if (cycle.finishedAt) {
       throw new DomainError(

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { insertPendingAudit, settleAudit } from '../../../db/audit-repo';
-import { cycleWorkPointNumbers, deleteCycleRecords, isDrillOptions } from '../../../db/cycles-repo';
-import { getCycle } from '../../../db/replies-repo';
+import { cycleWorkPointNumbers, deleteCycleRecords, getCycleRecord, isDrillOptions } from '../../../db/cycles-repo';
 import { cycleWorkflowId, workPointWorkflowId } from '../../../workflows/shared';
 import { DomainError, errorResponses } from '../../errors';
 import { NoQuery } from '../../schemas/input';
@@ -35,7 +34,7 @@ const cancelDrill: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { year } = request.params;
-      const cycle = await getCycle(app.db, year);
+      const cycle = await getCycleRecord(app.db, year);
       if (!cycle) throw new DomainError(404, 'cycle_not_found', `没有 ${year} 年度周期 / no cycle for ${year}`);
       if (!isDrillOptions(cycle.options)) {
         throw new DomainError(

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { getCycle, getWorkPoint } from '../../../db/replies-repo';
+import { getWorkPoint } from '../../../db/replies-repo';
+import { getCycleRecord } from '../../../db/cycles-repo';
 import { getStatus, listObligations, listTimeline, type ProjectedSummary } from '../../../db/projection-repo';
 import { cycleScheduleFor } from '../../../services/cycle-preparation';
 import type { WorkPointStatus } from '../../../domain/model';
@@ -41,7 +42,7 @@ const workPointDetail: FastifyPluginAsyncZod<TemporalUi> = async (app, opts) => 
       const { year, n } = request.params;
       const live = request.query.live === 'true' || request.query.live === '1';
       const workflowId = workPointWorkflowId(year, n);
-      const cycle = await getCycle(app.db, year);
+      const cycle = await getCycleRecord(app.db, year);
       if (!cycle) throw new DomainError(404, 'cycle_not_found', `${year} 年度周期尚未启动 / no cycle for ${year}`);
       const [projected, obligations, timeline, wp] = await Promise.all([
         getStatus(app.db, workflowId),

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LinkError, verifyLink, type LinkClaims, type LinkKeys } from '../../../common/links';
-import { isDrillOptions } from '../../../db/cycles-repo';
-import { getAssignment, getCycle, getObligation, getUnit, getWorkPoint } from '../../../db/replies-repo';
+import { getCycleRecord, isDrillOptions } from '../../../db/cycles-repo';
+import { getAssignment, getObligation, getUnit, getWorkPoint } from '../../../db/replies-repo';
 import { cycleScheduleFor } from '../../../services/cycle-preparation';
 import { workPointWorkflowId } from '../../../workflows/shared';
 import { html, type Raw } from '../../views/html';
@@ -66,7 +66,7 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
     }
     throw invalidLink();
   }
-  const cycle = await getCycle(app.db, claims.y);
+  const cycle = await getCycleRecord(app.db, claims.y);
   const wp = cycle && (await getWorkPoint(app.db, cycle.planId, claims.wp));
   const unit = await getUnit(app.db, claims.u);
   if (!cycle || !wp || !unit) {
