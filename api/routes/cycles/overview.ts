@@ -8,8 +8,16 @@ import { DomainError, errorResponses } from '../../errors';
 import { NoQuery } from '../../schemas/input';
 import { temporalUiLink, type TemporalUi } from '../../views/temporal-ui';
 import { rungOfCounts } from '../../../domain/escalation';
-import { EscalationSchema } from './escalation';
-import { CountsSchema, CycleSummarySchema, instant, iso, LightSchema, YearParams, zeroCounts } from './schemas';
+import {
+  CountsSchema,
+  EscalationSchema,
+  CycleSummarySchema,
+  instant,
+  iso,
+  LightSchema,
+  YearParams,
+  zeroCounts,
+} from './schemas';
 
 /** GET /api/cycles and GET /api/cycles/:year: the cycles, and one cycle's work points, from the status projection. */
 const cycleOverview: FastifyPluginAsyncZod<TemporalUi> = async (app, opts) => {

@@ -2,9 +2,14 @@ import { z } from 'zod';
 import { toShanghaiIso } from '../../../domain/schedule';
 import { OBLIGATION_STATES, REVIEW_RATINGS, type ObligationState, type ReviewRating } from '../../../domain/model';
 import { strictObject, WorkPointParam, YearParam } from '../../schemas/input';
-import { EscalationSchema } from './escalation';
+import { ESCALATION_RUNGS } from '../../../domain/escalation';
 
 /** The shapes the cycle routes take and answer (they make the OpenAPI document). */
+
+/** The escalation rung the cycle API shows per work point (the rule is domain/escalation.ts). */
+export const EscalationSchema = z
+  .enum(ESCALATION_RUNGS)
+  .describe('highest rung reached by a unit without a report: overdue (催办), lead (督办), office (通报)');
 
 export const StartBodySchema = strictObject({
   year: z.number().int().min(2000).max(2100).describe('the cycle year'),
