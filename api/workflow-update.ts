@@ -48,11 +48,9 @@ export function refusalOf(err: unknown): { code: string; message: string; detail
 
 /** The server's "rejected because it wasn't processed by worker": an update the workflow never saw. */
 export function notProcessed(err: unknown): boolean {
-  return (
-    err instanceof WorkflowUpdateFailedError &&
-    refusalOf(err) === undefined &&
-    /wasn't processed by worker/.test(err.cause?.message ?? '')
-  );
+  // The server's rejection comes as a typed ApplicationFailure too, so it is told apart by its message (the
+  // workflow's own refusals are "中文 / English" sentences that never say this).
+  return err instanceof WorkflowUpdateFailedError && /wasn't processed by worker/.test(err.cause?.message ?? '');
 }
 
 export async function executeUpdate<R, A>(
@@ -76,12 +74,15 @@ export async function executeUpdate<R, A>(
       // replaces a re-delivered task and drops its update messages — "Trying to send a new WFT for a run which
       // already has one" in the worker log). Neither validator nor handler ran, nothing was recorded, so it is sent
       // again while time remains.
-      if (notProcessed(err) && attempt < UPDATE_ATTEMPTS && Date.now() < opts.deadline - 1_000) {
-        opts.log?.warn(
-          { workflowId, attempt, update: update.name },
-          'update not processed by the worker; sending again',
-        );
-        continue;
+      if (notProcessed(err)) {
+        if (attempt < UPDATE_ATTEMPTS && Date.now() < opts.deadline - 1_000) {
+          opts.log?.warn(
+            { workflowId, attempt, update: update.name },
+            'update not processed by the worker; sending again',
+          );
+          continue;
+        }
+        return { outcome: 'unknown', error: err };
       }
       const refusal = refusalOf(err);
       if (refusal) return { outcome: 'refused', ...refusal };

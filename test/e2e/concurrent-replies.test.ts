@@ -111,6 +111,7 @@ async function drill(env: Record<string, string>, databaseUrl: (dataDir: string)
     );
     expect(links).toHaveLength(CONCURRENT);
     const tally: Tally = { status: {}, receipts: [] };
+    const repliesStarted = Date.now();
     await Promise.all(
       links.map(async ({ link }, i) => {
         const res = await fetch(link, {
@@ -125,7 +126,7 @@ async function drill(env: Record<string, string>, databaseUrl: (dataDir: string)
       }),
     );
     process.stdout.write(
-      `concurrent replies (${env.DATABASE_URL ? 'given PostgreSQL' : 'embedded PostgreSQL'}): ${JSON.stringify(tally.status)}, ${tally.receipts.length} receipts, ${stack.output().split('sending again').length - 1} updates sent again\n`,
+      `concurrent replies (${env.DATABASE_URL ? 'given PostgreSQL' : 'embedded PostgreSQL'}): ${JSON.stringify(tally.status)} in ${Date.now() - repliesStarted} ms, ${tally.receipts.length} receipts, ${stack.output().split('sending again').length - 1} updates sent again\n`,
     );
     expect(tally.status).toEqual({ 200: CONCURRENT });
     expect(tally.receipts).toHaveLength(CONCURRENT);

@@ -28,18 +28,17 @@ export { ACTIONS, type ActionName } from './schemas';
 
 /** Bulk targets processed at once. */
 const BULK_CONCURRENCY = 8;
-/** How long an action waits for the workflow's verdict (describe + Update) before answering 503. */
-const DEFAULT_UPDATE_TIMEOUT_MS = 15_000;
 
 const wpPath = '/api/cycles/:year/work-points/:n';
 
 export interface ActionRoutesOptions {
-  updateTimeoutMs?: number;
+  /** How long an action waits for the workflow's verdict (describe + Update) before answering 503: REPLY_TIMEOUT_MS. */
+  updateTimeoutMs: number;
 }
 
 const actions: FastifyPluginAsync<ActionRoutesOptions> = async (fastify, opts) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const run = actionRunner(app, { updateTimeoutMs: opts.updateTimeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS });
+  const run = actionRunner(app, { updateTimeoutMs: opts.updateTimeoutMs });
 
   function register(route: ActionRoute): void {
     const params = route.path.includes(':unitId') ? WorkPointParams.extend({ unitId: UnitId }) : WorkPointParams;
