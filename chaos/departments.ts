@@ -111,7 +111,7 @@ export function departmentSimulation(drill: Drill, stats: Stats): (d: Department
     await http.request('GET', `/r/${d.token}`, { timeoutMs: 10_000 }).catch(() => undefined);
   };
 
-  /** What api/routes/reply.ts sends once the form is valid, as if the API died before answering. */
+  /** What api/routes/reply/submit.ts sends once the form is valid, as if the API died before answering. */
   const updateLikeTheApi = async (d: Department, formId: string, text: string): Promise<void> => {
     const client = await stack.client();
     const submissionId = scoped(d, formId);

@@ -4,7 +4,7 @@ import helmet from '@fastify/helmet';
 /**
  * Content-Security-Policy of duban's own pages: the reply page, the dashboard and the annual report are server-rendered
  * HTML without any JavaScript; they carry inline <style> blocks and a few style attributes (api/views/html.ts,
- * api/routes/dashboard.ts), inline SVG charts, and forms that post to their own origin.
+ * api/routes/dashboard/), inline SVG charts, and forms that post to their own origin.
  */
 export const PAGE_CSP: Readonly<Record<string, readonly string[]>> = {
   'default-src': ["'self'"],

@@ -7,7 +7,7 @@ import workPointDetail from './work-point';
 
 /**
  * The cycle API (/api/cycles…): start a cycle, cancel a drill, read the cycles and one work point. Office actions on
- * a work point are api/routes/actions.ts; the annual report is api/routes/reports.ts.
+ * a work point are api/routes/actions/; the annual report is api/routes/reports.ts.
  */
 const cycles: FastifyPluginAsyncZod<TemporalUi & { taskQueue: string }> = async (app, opts) => {
   const ui: TemporalUi = { temporalUiUrl: opts.temporalUiUrl, namespace: opts.namespace };
