@@ -23,6 +23,9 @@ const newWorker = async () =>
   });
 
 test('with the worker stopped while every milestone passes, a new worker sends each missed notice exactly once and keeps the report sent meanwhile', async () => {
+  // The worker first: building it (the workflow bundle, on a busy machine) can take longer than the schedule's
+  // first seconds, and the first worker must see the assignments before the reminders are due.
+  const first = await newWorker();
   // A drill schedule in seconds on a real dev server: nobody waits for real days, but real time passes.
   const start = Date.now() + 2 * SECOND;
   const dueAt = start + 6 * SECOND;
@@ -69,7 +72,6 @@ test('with the worker stopped while every milestone passes, a new worker sends e
       ])
     ).rows[0]!.n;
 
-  const first = await newWorker();
   const handle = await first.runUntil(async () => {
     const h = await ctx.env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
     await until('the assignment notices', async () => ((await outboxCount()) === 3 ? true : undefined));
