@@ -20,8 +20,6 @@ import { createDeliveryActivities } from './delivery-pass';
 import { prepareCycleData, recordCycle } from '../services/cycle-preparation';
 import { renderNotice } from '../services/notice-templates';
 
-export { cycleScheduleFor } from '../services/cycle-preparation';
-
 export interface ActivityDeps {
   pool: Pool;
   publicBaseUrl: string;

@@ -12,11 +12,6 @@ export { recordCycle, type CycleRecord } from '../db/cycles-repo';
 
 const toRef = (u: Unit): UnitRef => ({ id: u.id, name: u.name });
 
-/** The schedule with epoch-millisecond instants, as the workflows use it (domain/cycle-schedule.ts). */
-export function cycleScheduleFor(year: number, options: unknown): CycleSchedule {
-  return cycleSchedule(year, options);
-}
-
 export type PreparedCycle =
   | { kind: 'ok'; workPoints: WorkPointInput[]; schedule: CycleSchedule }
   | { kind: 'plan-not-found' }
@@ -39,7 +34,7 @@ export async function prepareCycleData(
   if (!plan) return { kind: 'plan-not-found' };
   let schedule: CycleSchedule;
   try {
-    schedule = cycleScheduleFor(year, options);
+    schedule = cycleSchedule(year, options);
   } catch (err) {
     if (err instanceof ZodError) {
       const issues = err.issues.map((i) => ({ path: `options.${i.path.join('.')}`, message: i.message }));

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { cycleScheduleFor } from '../../activities';
+import { cycleSchedule } from '../../domain/cycle-schedule';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { parsePlan } from '../../domain/plan-parser';
 import { toShanghaiIso } from '../../domain/schedule';
@@ -794,7 +794,7 @@ describe('bulk actions', () => {
 
 describe('the cycle view, the audit trail, and the end of the cycle', () => {
   test('GET /api/cycles/:year: past the lead escalation, late work points show rung lead and the late units by name', async () => {
-    const s = cycleScheduleFor(YEAR, options).periods[0]!;
+    const s = cycleSchedule(YEAR, options).periods[0]!;
     await ctx.env.sleep((s.leadEscalationAt + s.officeEscalationAt) / 2 - (await ctx.env.currentTimeMs()));
     const res = await waitFor('the escalations in the projection', async () => {
       const r = await app.inject({ method: 'GET', url: `/api/cycles/${YEAR}`, headers: ctx.viewer });

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { cycleScheduleFor } from '../../services/cycle-preparation';
+import { cycleSchedule } from '../../domain/cycle-schedule';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { SEED_PLAN_PATH } from '../../launcher/seed';
 import { cycleWorkflowId } from '../../workflows/shared';
@@ -70,7 +70,7 @@ test('a drill counts its durations from its start: the first due date is start +
   const startedAt = Date.parse(rows[0]?.options.startedAt ?? '');
   expect(startedAt).toBeGreaterThanOrEqual(before - 1000); // ISO strings carry whole seconds
   expect(startedAt).toBeLessThanOrEqual(after);
-  const schedule = cycleScheduleFor(YEAR, rows[0]?.options);
+  const schedule = cycleSchedule(YEAR, rows[0]?.options);
   expect(schedule.periods[0]?.opensAt).toBe(startedAt + 60_000);
   expect(schedule.periods[0]?.dueAt).toBe(startedAt + 60_000 + 600_000);
   expect(schedule.periods[0]?.reminderAt).toBe(startedAt + 60_000 + 600_000 - 120_000);

@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { cycleScheduleFor } from '../../activities';
+import { cycleSchedule } from '../../domain/cycle-schedule';
 import { buildApp } from '../../api/app';
 import { scopedSubmissionId } from '../../api/routes/reply';
 import { parseLinkKeys, signLink, type LinkClaims } from '../../common/links';
@@ -133,7 +133,7 @@ beforeAll(async () => {
       rating: toShanghaiIso(now + 240 * 86_400_000),
     },
   };
-  expect(cycleScheduleFor(YEAR, options).periods).toHaveLength(2);
+  expect(cycleSchedule(YEAR, options).periods).toHaveLength(2);
   await startWorker();
   await startTestCycle(env.client, { year: YEAR, planId, taskQueue: TASK_QUEUE, options });
   await waitForWorkPoint(db.pool, YEAR, WP);

@@ -15,7 +15,7 @@ import type { Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { cycleScheduleFor } from '../../activities';
+import { cycleSchedule } from '../../domain/cycle-schedule';
 import { buildApp } from '../../api/app';
 import { loadApiConfig } from '../../config';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
@@ -67,10 +67,10 @@ beforeAll(async () => {
   admin = (await createToken(db.pool, { name: 'office-e2e', role: 'admin' })).token;
 
   // The real 2023 schedule, moved to the test server's clock (which cannot go back to 2023).
-  const real = cycleScheduleFor(YEAR, {});
+  const real = cycleSchedule(YEAR, {});
   const shift = (await env.currentTimeMs()) + HOUR - real.periods[0]!.opensAt;
   const options = shiftedOptions(real, shift);
-  schedule = cycleScheduleFor(YEAR, options);
+  schedule = cycleSchedule(YEAR, options);
 
   worker = await createTestWorker({
     connection: env.nativeConnection,

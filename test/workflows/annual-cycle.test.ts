@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { cycleScheduleFor } from '../../activities';
+import { cycleSchedule } from '../../domain/cycle-schedule';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
 import { parsePlan } from '../../domain/plan-parser';
 import { toShanghaiIso } from '../../domain/schedule';
@@ -76,11 +76,11 @@ test('a whole 2023 cycle of all 29 work points sends exactly the expected notice
   const parsed = parsePlan(text);
   const { id: planId } = await savePlan(db.pool, { ...parsed.plan!, year: YEAR }, text, parsed.warnings);
 
-  const real = cycleScheduleFor(YEAR, {});
+  const real = cycleSchedule(YEAR, {});
   const t0 = await env.currentTimeMs();
   const shift = t0 + HOUR - real.periods[0]!.opensAt;
   const options = shiftedOptions(real, shift);
-  const s = cycleScheduleFor(YEAR, options);
+  const s = cycleSchedule(YEAR, options);
   // The shifted schedule is the real one, moved in time and nothing else.
   expect(s.periods.map((p) => Object.values(p).filter((v) => typeof v === 'number'))).toEqual(
     real.periods.map((p) =>

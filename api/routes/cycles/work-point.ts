@@ -4,7 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { getWorkPoint } from '../../../db/replies-repo';
 import { getCycleRecord } from '../../../db/cycles-repo';
 import { getStatus, listObligations, listTimeline, type ProjectedSummary } from '../../../db/projection-repo';
-import { cycleScheduleFor } from '../../../services/cycle-preparation';
+import { cycleSchedule } from '../../../domain/cycle-schedule';
 import type { WorkPointStatus } from '../../../domain/model';
 import { statusQuery, workPointWorkflowId } from '../../../workflows/shared';
 import { DomainError, errorResponses } from '../../errors';
@@ -60,7 +60,7 @@ const workPointDetail: FastifyPluginAsyncZod<TemporalUi> = async (app, opts) => 
           : new DomainError(404, 'work_point_not_found', `${year} 年度没有第${n}条 / no work point ${n} in ${year}`);
       }
 
-      const schedule = cycleScheduleFor(year, cycle.options);
+      const schedule = cycleSchedule(year, cycle.options);
       const periodLabel = (id: string) => schedule.periods.find((p) => p.id === id)?.label ?? id;
       const facts = new Map(obligations.map((o) => [`${o.unitId}|${o.period}`, o.facts]));
       const snapshot = live ? await queryLive(workflowId) : undefined;

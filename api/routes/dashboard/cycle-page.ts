@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isDrillOptions } from '../../../db/cycles-repo';
 import { getCycleRecord } from '../../../db/cycles-repo';
 import { listCycleObligations, listStatuses } from '../../../db/projection-repo';
-import { cycleScheduleFor } from '../../../services/cycle-preparation';
+import { cycleSchedule } from '../../../domain/cycle-schedule';
 import type { Light } from '../../../domain/light';
 import { OBLIGATION_STATES, type ObligationState } from '../../../domain/model';
 import { shanghaiDate, toShanghaiIso, tryParseInstant } from '../../../domain/schedule';
@@ -104,7 +104,7 @@ export default async function dashboardCyclePage(app: FastifyInstance, ui: Tempo
       }
       const at = asOf ?? Date.now();
       const drill = isDrillOptions(cycle.options);
-      const schedule = cycleScheduleFor(year, cycle.options);
+      const schedule = cycleSchedule(year, cycle.options);
       const statuses = await listStatuses(app.db, year);
       const obligations = await listCycleObligations(app.db, year);
       const filterUnit = read.unit;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LinkError, verifyLink, type LinkClaims, type LinkKeys } from '../../../common/links';
 import { getCycleRecord, isDrillOptions } from '../../../db/cycles-repo';
 import { getAssignment, getObligation, getUnit, getWorkPoint } from '../../../db/replies-repo';
-import { cycleScheduleFor } from '../../../services/cycle-preparation';
+import { cycleSchedule } from '../../../domain/cycle-schedule';
 import { workPointWorkflowId } from '../../../workflows/shared';
 import { html, type Raw } from '../../views/html';
 import { sendPage } from './respond';
@@ -79,7 +79,7 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
       </section>`,
     );
   }
-  const schedule = cycleScheduleFor(cycle.year, cycle.options);
+  const schedule = cycleSchedule(cycle.year, cycle.options);
   const workflowId = workPointWorkflowId(cycle.year, claims.wp);
   if (claims.p === 'summary') {
     const assigned = await getAssignment(app.db, cycle.year, claims.wp);
