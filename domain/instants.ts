@@ -2,7 +2,7 @@
  * Instants, durations and times of day as duban writes them: ISO-8601 with an explicit offset, shown in
  * Asia/Shanghai (UTC+8 all year, no daylight saving). Split from schedule.ts, which re-exports the public part.
  */
-import { dayNumber, formatDayNumber } from './calendar';
+import { dayNumber, formatDayNumber } from './civil-dates';
 
 const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 const MS_PER_DAY = 86_400_000;

@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { toShanghaiIso } from '../domain/schedule';
+import { toShanghaiIso } from '../domain/instants';
 
 /**
  * The outbox dispatcher: one long-lived workflow (fixed ID, started by every worker at boot with

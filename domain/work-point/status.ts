@@ -10,7 +10,7 @@ import type {
   WorkPointResult,
   WorkPointStatus,
 } from '../model';
-import { shanghaiDate } from '../schedule';
+import { shanghaiDate } from '../instants';
 import { unitRef, type WorkPoint } from './context';
 import type { ActionResult } from './office-action-rules';
 
