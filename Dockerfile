@@ -25,6 +25,7 @@ RUN npm run build \
  && test -f dist/api/main.js \
  && test -f dist/worker/main.js \
  && test -f dist/workflows/index.js \
+ && test -f dist/workflow-bundle.js \
  && npm prune --omit=dev
 
 # ─── runtime: compiled code and production dependencies only ────────────────────────────────────────
@@ -37,7 +38,7 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 
 # Files stay owned by root and read-only for the process: the app never writes to its own directory.
-# The worker bundles dist/workflows with webpack in memory at start, so it needs no writable path either.
+# `npm run build` wrote the workflow bundle (dist/workflow-bundle.js): the worker loads it and writes nothing.
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

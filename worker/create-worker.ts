@@ -2,6 +2,7 @@ import { Worker, type NativeConnection, type State, type WorkerOptions } from '@
 import type { Pool } from 'pg';
 import { createActivities } from '../activities';
 import { deliveryOptionsFromConfig, type DeliveryConfig } from '../activities/delivery';
+import { WORKFLOWS_PATH } from './workflow-bundle';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -14,11 +15,11 @@ export interface CreateWorkerOptions {
     WORKER_MAX_CACHED_WORKFLOWS?: number;
     WORKER_SHUTDOWN_GRACE_MS?: number;
   } & DeliveryConfig;
-  /** Tests pass a prebuilt bundle so several workers share one webpack build. */
+  /** worker/main.ts passes dist/workflow-bundle.js; tests pass one bundle so several workers share one build. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
-export const WORKFLOWS_PATH = require.resolve('../workflows');
+export { WORKFLOWS_PATH } from './workflow-bundle';
 
 const SHUTTING_DOWN: ReadonlySet<State> = new Set<State>(['STOPPING', 'DRAINING', 'DRAINED', 'STOPPED', 'FAILED']);
 
@@ -42,7 +43,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
       delivery: { ...deliveryOptionsFromConfig(config), stopping },
     }),
     // At least 1 (config enforces it): work points persist through local activities, whose results reach the
-    // workflow through the cache. Each cached workflow holds ~1 MB (bench/workflow-memory.ts).
+    // workflow through the cache (memory per cached workflow: bench/workflow-memory.ts).
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? 1000,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS ?? 10_000,
   });

@@ -6,6 +6,7 @@ import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
 import { createWorker } from './create-worker';
 import { ensureDispatcher } from './dispatcher';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 let config: WorkerConfig | undefined;
 
@@ -30,7 +31,8 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const pool = createPool(config.DATABASE_URL);
   try {
-    const worker = await createWorker({ connection, pool, config });
+    const workflowBundle = prebuiltWorkflowBundle(Runtime.instance().logger);
+    const worker = await createWorker({ connection, pool, config, ...(workflowBundle ? { workflowBundle } : {}) });
     // Without the dispatcher no notice leaves the outbox, so failing to start it stops the worker loudly.
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
     await ensureDispatcher(client, config.TEMPORAL_TASK_QUEUE, { intervalMs: config.DISPATCH_INTERVAL });
