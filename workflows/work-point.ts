@@ -1,13 +1,16 @@
 import {
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   continueAsNew,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -74,8 +77,11 @@ const persistence = {
   // Records must eventually land: retry indefinitely with backoff through database outages.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
-/** Histories recorded before PERSIST_IN_ONE_ACTIVITY scheduled these as activities. */
-const { notify, saveReports, saveStatus } = proxyActivities<Activities>(persistence);
+/**
+ * Histories recorded before PERSIST_IN_ONE_ACTIVITY scheduled notify, saveReports and saveStatus as activities.
+ * persist as a regular activity takes the large batches of a catch-up (see BOUNDED_WORKFLOW_TASKS).
+ */
+const { notify, saveReports, saveStatus, persist: persistLarge } = proxyActivities<Activities>(persistence);
 /**
  * persist is a local activity: a short write to PostgreSQL, run by the worker that runs the workflow task, without
  * an activity task's round trip through the server (a report costs ~5 history events instead of ~10). It is
@@ -89,6 +95,17 @@ const { persist } = proxyLocalActivities<Activities>(persistence);
  * before it. Histories without the marker take the old branch.
  */
 const PERSIST_IN_ONE_ACTIVITY = 'persist-in-one-activity';
+/** The milestone timer stays armed across wake-ups and is re-armed only when the next milestone changes. */
+const KEEP_MILESTONE_TIMER = 'keep-milestone-timer';
+/**
+ * A local activity runs inside the workflow task: a catch-up (a cycle started after its milestones, or a worker back
+ * after days) writing hundreds of notices at once would hold the task open for seconds. Batches above
+ * LOCAL_BATCH_LIMIT rows go to the same activity scheduled through the server, and no more than
+ * CATCH_UP_BATCH_LIMIT rows go in one call, so every workflow task stays short.
+ */
+const BOUNDED_WORKFLOW_TASKS = 'bounded-workflow-tasks';
+const LOCAL_BATCH_LIMIT = 40;
+const CATCH_UP_BATCH_LIMIT = 500;
 
 /** Above this many events or bytes the workflow continues as new (Temporal warns at 10,240 events / 10 MB). */
 const HISTORY_EVENTS_LIMIT = 8_000;
@@ -281,6 +298,27 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
   }
 
   async function flush(): Promise<void> {
+    if (bounded) {
+      // Reports and notices in order, at most CATCH_UP_BATCH_LIMIT rows a call; the status projection goes last.
+      for (;;) {
+        const batch: PersistBatch = {};
+        let room = CATCH_UP_BATCH_LIMIT;
+        if (pendingReports.length > 0) {
+          batch.reports = pendingReports.splice(0, room);
+          room -= batch.reports.length;
+        }
+        if (pendingNotices.length > 0 && room > 0) batch.notices = pendingNotices.splice(0, room);
+        const last = pendingReports.length === 0 && pendingNotices.length === 0;
+        const status = last ? pendingStatus() : undefined;
+        if (status) batch.status = status;
+        const rows = (batch.reports?.length ?? 0) + (batch.notices?.length ?? 0);
+        if (rows === 0 && !status) return;
+        await (rows > LOCAL_BATCH_LIMIT ? persistLarge(batch) : persist(batch));
+        stored(batch.reports);
+        if (status) statusSaved(wp, status);
+        if (last) return;
+      }
+    }
     if (patched(PERSIST_IN_ONE_ACTIVITY)) {
       // One local activity per wake-up: reports, notices and the status projection together.
       const batch: PersistBatch = {};
@@ -309,8 +347,38 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     }
   }
 
+  // ── The milestone timer ────────────────────────────────────────────────────────────────────────
+
+  let timerAt: Instant | undefined;
+  let timerFired = false;
+  let timerScope: CancellationScope | undefined;
+  /** Arms the one timer for the next milestone; a wake-up by a message leaves an unchanged timer as it is. */
+  function armTimer(at: Instant | undefined): void {
+    if (at === timerAt && !timerFired) return;
+    timerScope?.cancel();
+    timerScope = undefined;
+    timerAt = at;
+    timerFired = false;
+    if (at === undefined) return;
+    const scope = new CancellationScope();
+    timerScope = scope;
+    scope
+      .run(() => sleep(Math.max(at - now(), 1)))
+      .then(
+        () => {
+          if (timerScope === scope) timerFired = true;
+        },
+        (err: unknown) => {
+          if (!isCancellation(err)) throw err;
+        },
+      );
+  }
+
   // ── Main loop ──────────────────────────────────────────────────────────────────────────────────
 
+  // Decided once per run: a history recorded before a patch keeps the old behaviour to its end.
+  const keepTimer = patched(KEEP_MILESTONE_TIMER);
+  const bounded = patched(BOUNDED_WORKFLOW_TASKS);
   upsertSearchAttributes([{ key: SA.leadUnits, value: input.leadUnits.map((u) => u.name) }]);
   while (!state.review.rating) {
     dirty = false;
@@ -332,7 +400,10 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
       continue;
     }
     if (dirty) continue;
-    if (next === undefined) await condition(() => dirty);
+    if (keepTimer) {
+      armTimer(next);
+      await condition(() => dirty || timerFired);
+    } else if (next === undefined) await condition(() => dirty);
     else await condition(() => dirty, Math.max(next - now(), 1));
   }
   await flush();

@@ -93,11 +93,11 @@ test(`a work point with ${UNITS} units × ${PERIODS} periods stays under the his
   });
   const runs = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(workPoint, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
-    // A second copy continues as new every 1,000 events: the state it carries must lose nothing.
+    // A second copy continues as new every 300 events: the state it carries must lose nothing.
     const chained = await env.client.workflow.start(workPoint, {
       taskQueue: TASK_QUEUE,
       workflowId: `${workflowId}-chained`,
-      args: [{ ...input, continueAsNewAfterEvents: 1000 }],
+      args: [{ ...input, continueAsNewAfterEvents: 300 }],
     });
     for (const p of periods) {
       await env.sleep(p.opensAt + DAY - (await env.currentTimeMs()));
