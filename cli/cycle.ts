@@ -193,6 +193,7 @@ export async function cycleStartCommand(
       }
     }
     const client = api(env);
+    const requestedAt = Date.now();
     const res = await client.post('/api/cycles', body);
     if (res.status === 409) {
       const existing = (await res.json()) as { workflowId: string; runId: string; temporalUi: string };
@@ -216,8 +217,15 @@ export async function cycleStartCommand(
         out.stdout(`  要点已运行 ${n}/${total}\n`);
         last = n;
       }
-      if (n >= total) return 0;
-      await sleep(pollMs);
+      if (n >= total) {
+        const seconds = ((Date.now() - requestedAt) / 1000).toFixed(1);
+        out.stdout(
+          `  全部 ${total} 项要点已运行，交办通知已入库：用时 ${seconds} 秒 / all ${total} work points running, assignment notices recorded: ${seconds} s\n`,
+        );
+        return 0;
+      }
+      // Fine-grained while a launch is expected to finish (the seed plan takes under a second), then pollMs.
+      await sleep(Date.now() - requestedAt < 5_000 ? Math.min(pollMs, 100) : pollMs);
     }
     throw new CliError(
       `${total} 项要点中只有 ${last} 项在 10 分钟内开始运行：请检查 worker 是否在运行（npm run worker）`,

@@ -173,6 +173,7 @@ test('cycle start shows progress until all 29 work points run; again it names th
     expect(await cycleStartCommand(['2023', '--options', optionsFile], start.out, env, 100)).toBe(0);
     expect(start.o.stdout).toContain('已启动 cycle-2023，共 29 项要点');
     expect(start.o.stdout).toContain('要点已运行 29/29');
+    expect(start.o.stdout).toMatch(/全部 29 项要点已运行，交办通知已入库：用时 \d+\.\d 秒/);
 
     const again = capture();
     expect(await cycleStartCommand(['2023'], again.out, env)).toBe(0);
