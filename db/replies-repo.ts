@@ -46,18 +46,66 @@ export interface ObligationRow {
   acknowledgedAt: Date | null;
 }
 
-export async function getObligation(
+/**
+ * What a reply link stands for that can change while a cycle runs, read fresh in one statement: the cycle row (gone
+ * once a drill is cancelled, its options rewritten by a restart, finished_at set by the worker), the unit (renamed or
+ * deactivated by PUT /api/units), the unit's obligation in the status projection (extend, add / remove / reassign,
+ * waive…) and the work point's assignment as the cycle recorded it. undefined: no cycle for the year.
+ */
+export interface ReplyState {
+  /** `options` is the stored jsonb as PostgreSQL prints it (one spelling per value): the key of derived lookups. */
+  cycle: { planId: number; optionsText: string; finishedAt: Date | null };
+  unit: { id: string; name: string; active: boolean } | undefined;
+  /** The unit's obligation for `period` (none asked for: undefined). */
+  obligation: ObligationRow | undefined;
+  assignment: { leadUnits: string[]; responsibleUnits: string[] } | undefined;
+}
+
+export async function getReplyState(
   pool: Pool,
-  workflowId: string,
-  unitId: string,
-  period: string,
-): Promise<ObligationRow | undefined> {
-  const { rows } = await pool.query<{ state: string; due_at: Date; acknowledged_at: Date | null }>(
-    'SELECT state, due_at, acknowledged_at FROM work_point_obligations WHERE workflow_id = $1 AND unit_id = $2 AND period = $3',
-    [workflowId, unitId, period],
+  q: { year: number; workPoint: number; workflowId: string; unitId: string; period: string | null },
+): Promise<ReplyState | undefined> {
+  const { rows } = await pool.query<{
+    plan_id: string;
+    options: string;
+    finished_at: Date | null;
+    unit_id: string | null;
+    unit_name: string | null;
+    unit_active: boolean | null;
+    state: string | null;
+    due_at: Date | null;
+    acknowledged_at: Date | null;
+    lead_units: string[] | null;
+    responsible_units: string[] | null;
+  }>(
+    `SELECT c.plan_id, c.options::text AS options, c.finished_at,
+            u.id AS unit_id, u.name AS unit_name, u.active AS unit_active,
+            o.state, o.due_at, o.acknowledged_at,
+            a.lead_units, a.responsible_units
+       FROM cycles c
+       LEFT JOIN units u ON u.id = $3
+       LEFT JOIN work_point_obligations o ON o.workflow_id = $4 AND o.unit_id = $3 AND o.period = $5
+       LEFT JOIN cycle_assignees a ON a.cycle_year = c.year AND a.work_point = $2
+      WHERE c.year = $1`,
+    [q.year, q.workPoint, q.unitId, q.workflowId, q.period],
   );
   const r = rows[0];
-  return r && { state: r.state, dueAt: r.due_at, acknowledgedAt: r.acknowledged_at };
+  if (!r) return undefined;
+  return {
+    cycle: { planId: Number(r.plan_id), optionsText: r.options, finishedAt: r.finished_at },
+    unit:
+      r.unit_id !== null && r.unit_name !== null
+        ? { id: r.unit_id, name: r.unit_name, active: r.unit_active === true }
+        : undefined,
+    obligation:
+      r.state !== null && r.due_at !== null
+        ? { state: r.state, dueAt: r.due_at, acknowledgedAt: r.acknowledged_at }
+        : undefined,
+    assignment:
+      r.lead_units !== null && r.responsible_units !== null
+        ? { leadUnits: r.lead_units, responsibleUnits: r.responsible_units }
+        : undefined,
+  };
 }
 
 export interface SentReport {

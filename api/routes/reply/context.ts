@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LinkError, verifyLink, type LinkClaims, type LinkKeys } from '../../../common/links';
-import { getCycleRecord, isDrillOptions } from '../../../db/cycles-repo';
-import { getAssignment, getObligation, getUnit, getWorkPoint } from '../../../db/replies-repo';
-import { cycleSchedule } from '../../../domain/cycle-schedule';
+import { getReplyState } from '../../../db/replies-repo';
 import { workPointWorkflowId } from '../../../workflows/shared';
 import { html, type Raw } from '../../views/html';
+import type { ReplyLookups } from './lookups';
 import { sendPage } from './respond';
 
 /**
@@ -49,7 +48,12 @@ const invalidLink = () =>
     </section>`,
   );
 
-async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string): Promise<Context> {
+async function loadContext(
+  app: FastifyInstance,
+  lookups: ReplyLookups,
+  keys: LinkKeys,
+  token: string,
+): Promise<Context> {
   let claims: LinkClaims;
   try {
     claims = verifyLink(keys, token, Date.now());
@@ -66,10 +70,18 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
     }
     throw invalidLink();
   }
-  const cycle = await getCycleRecord(app.db, claims.y);
-  const wp = cycle && (await getWorkPoint(app.db, cycle.planId, claims.wp));
-  const unit = await getUnit(app.db, claims.u);
-  if (!cycle || !wp || !unit) {
+  // One fresh read of what may change (cycle, unit, obligation, assignment); the fixed parts come from the cache.
+  const workflowId = workPointWorkflowId(claims.y, claims.wp);
+  const state = await getReplyState(app.db, {
+    year: claims.y,
+    workPoint: claims.wp,
+    workflowId,
+    unitId: claims.u,
+    period: claims.p === 'report' ? (claims.per ?? null) : null,
+  });
+  const wp = state && (await lookups.workPoint(state.cycle.planId, claims.wp));
+  const unit = state?.unit;
+  if (!state || !wp || !unit) {
     throw new PageError(
       404,
       '未找到',
@@ -79,10 +91,10 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
       </section>`,
     );
   }
-  const schedule = cycleSchedule(cycle.year, cycle.options);
-  const workflowId = workPointWorkflowId(cycle.year, claims.wp);
+  const { schedule, drill } = lookups.cycle(claims.y, state.cycle.optionsText);
+  const closed = state.cycle.finishedAt !== null;
   if (claims.p === 'summary') {
-    const assigned = await getAssignment(app.db, cycle.year, claims.wp);
+    const assigned = state.assignment;
     if (assigned && !assigned.leadUnits.includes(unit.id)) {
       throw new PageError(
         403,
@@ -103,9 +115,9 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
       state: undefined,
       acknowledged: true,
       workPoint: wp,
-      unit,
-      closed: cycle.finishedAt !== null,
-      drill: isDrillOptions(cycle.options),
+      unit: { id: unit.id, name: unit.name },
+      closed,
+      drill,
     };
   }
   // A report link names its period, and the period must be one of this cycle's: a link is used for exactly what
@@ -113,9 +125,9 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
   const period = claims.p === 'report' ? schedule.periods.find((p) => p.id === claims.per) : undefined;
   if (!period) throw invalidLink();
   const periodId = period.id;
-  const obligation = await getObligation(app.db, workflowId, unit.id, periodId);
+  const obligation = state.obligation;
   // Only a unit the status projection does not list yet needs its assignment checked.
-  const assigned = obligation ? undefined : await getAssignment(app.db, cycle.year, claims.wp);
+  const assigned = obligation ? undefined : state.assignment;
   if (assigned && !assigned.responsibleUnits.includes(unit.id)) {
     throw new PageError(
       403,
@@ -136,9 +148,9 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
     state: obligation?.state,
     acknowledged: obligation?.acknowledgedAt != null,
     workPoint: wp,
-    unit,
-    closed: cycle.finishedAt !== null,
-    drill: isDrillOptions(cycle.options),
+    unit: { id: unit.id, name: unit.name },
+    closed,
+    drill,
   };
 }
 
@@ -148,12 +160,13 @@ async function loadContext(app: FastifyInstance, keys: LinkKeys, token: string):
  */
 export async function withContext(
   app: FastifyInstance,
+  lookups: ReplyLookups,
   keys: LinkKeys,
   request: FastifyRequest<{ Params: { token: string } }>,
   reply: FastifyReply,
 ): Promise<Context | undefined> {
   try {
-    return await loadContext(app, keys, request.params.token);
+    return await loadContext(app, lookups, keys, request.params.token);
   } catch (err) {
     if (err instanceof PageError) {
       await sendPage(reply, err.status, err.title, err.body);

@@ -5,13 +5,17 @@ import { getAttachment, listSent } from '../../../db/replies-repo';
 import { acknowledgeSignal } from '../../../workflows/shared';
 import { html } from '../../views/html';
 import { withContext } from './context';
+import type { ReplyLookups } from './lookups';
 import { renderReplyPage } from './page';
 import { sendPage } from './respond';
 
 /** GET /r/:token (the page, recording 签收 on first opening) and GET /r/:token/files/:id (a unit's own evidence file). */
-export default async function replyOpen(app: FastifyInstance, opts: { keys: LinkKeys }): Promise<void> {
+export default async function replyOpen(
+  app: FastifyInstance,
+  opts: { keys: LinkKeys; lookups: ReplyLookups },
+): Promise<void> {
   app.get<{ Params: { token: string } }>('/r/:token', { schema: { hide: true } }, async (request, reply) => {
-    const ctx = await withContext(app, opts.keys, request, reply);
+    const ctx = await withContext(app, opts.lookups, opts.keys, request, reply);
     if (!ctx) return reply;
     // The first opening of the link records receipt (签收); a Temporal outage must not block the page.
     if (!ctx.acknowledged && ctx.claims.p !== 'summary' && !ctx.closed) {
@@ -36,7 +40,7 @@ export default async function replyOpen(app: FastifyInstance, opts: { keys: Link
     '/r/:token/files/:id',
     { schema: { hide: true } },
     async (request, reply) => {
-      const ctx = await withContext(app, opts.keys, request, reply);
+      const ctx = await withContext(app, opts.lookups, opts.keys, request, reply);
       if (!ctx) return reply;
       const file = await getAttachment(app.db, request.params.id);
       const sent = await listSent(app.db, {

@@ -14,6 +14,7 @@ import { submitReportUpdate, submitSummaryUpdate } from '../../../workflows/shar
 import { executeUpdate } from '../../workflow-update';
 import { withContext, type Context } from './context';
 import { FormSchema, readForm } from './form';
+import type { ReplyLookups } from './lookups';
 import { confirmation, renderReplyPage } from './page';
 import { sendPage } from './respond';
 
@@ -47,13 +48,14 @@ export default async function replySubmit(
   app: FastifyInstance,
   opts: {
     keys: LinkKeys;
+    lookups: ReplyLookups;
     /** How long the page waits for the workflow's verdict (and the report stored) before it says "not confirmed". */
     submitTimeoutMs: number;
   },
 ): Promise<void> {
   const postOptions = { schema: { hide: true }, config: { rateLimit: app.replyRateLimit } };
   app.post<{ Params: { token: string } }>('/r/:token', postOptions, async (request, reply) => {
-    const ctx = await withContext(app, opts.keys, request, reply);
+    const ctx = await withContext(app, opts.lookups, opts.keys, request, reply);
     if (!ctx) return reply;
     const received = await readForm(request);
 
