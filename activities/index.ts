@@ -17,6 +17,7 @@ import { writeReports } from '../db/submissions-repo';
 import { unitContacts } from '../db/units-repo';
 import { resolveDelivery, type DeliveryOptions } from './delivery';
 import { createDeliveryActivities } from './delivery-pass';
+import { createStartActivities } from './start-work-points';
 import { prepareCycleData, recordCycle } from '../services/cycle-preparation';
 import { renderNotice } from '../services/notice-templates';
 
@@ -154,6 +155,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     ...createDeliveryActivities(pool, delivery),
+    ...createStartActivities(pool),
 
     /**
      * Reads the plan and the directory, resolves every work point's units and computes the schedule.

@@ -40,9 +40,18 @@ export type CancelledRecords = Record<string, number>;
  * Removes every record of one cycle year: its notices, reports with their receipts and files, the status projection
  * and the cycle itself, in one transaction. Only for drills (the caller checks): a real cycle's records are the
  * office's evidence and stay. The audit trail keeps the cancellation.
+ *
+ * `whileLocked` runs first, with the cycle's row locked: no work point of the cycle starts until the records are
+ * gone (withStartableInputs waits for the lock and then finds no cycle), so it can stop every one that did.
  */
-export async function deleteCycleRecords(pool: Pool, year: number): Promise<CancelledRecords> {
+export async function deleteCycleRecords(
+  pool: Pool,
+  year: number,
+  whileLocked?: () => Promise<void>,
+): Promise<CancelledRecords> {
   return inTransaction(pool, async (c) => {
+    await c.query('SELECT 1 FROM cycles WHERE year = $1 FOR UPDATE', [year]);
+    await whileLocked?.();
     const counts: CancelledRecords = {};
     const run = async (table: string, sql: string) => {
       counts[table] = (await c.query(sql, [year])).rowCount ?? 0;
@@ -138,6 +147,26 @@ export async function recordedWorkPointInputs(
     const input = byNumber.get(n);
     if (!input) throw new Error(`cycle ${year} has no recorded input for work point ${n}; prepare the cycle again`);
     return input;
+  });
+}
+
+/**
+ * Runs `start` with the recorded inputs of some of a cycle's work points while the cycle's row is held (FOR KEY SHARE,
+ * which leaves recordCycle's updates free): a drill's cancellation (deleteCycleRecords) waits until these are started,
+ * and once it has removed the cycle this finds nothing and starts nothing. Undefined when the cycle has no row.
+ */
+export async function withStartableInputs<T>(
+  pool: Pool,
+  cycle: { year: number; workflowId: string; numbers: number[] },
+  start: (inputs: WorkPointInput[]) => Promise<T>,
+): Promise<T | undefined> {
+  return inTransaction(pool, async (c) => {
+    const { rows } = await c.query('SELECT 1 FROM cycles WHERE year = $1 AND workflow_id = $2 FOR KEY SHARE', [
+      cycle.year,
+      cycle.workflowId,
+    ]);
+    if (rows.length === 0) return undefined;
+    return start(await recordedWorkPointInputs(c, cycle.year, cycle.numbers));
   });
 }
 

@@ -53,6 +53,11 @@ export interface WorkPointInput {
   continueAsNewAfterEvents?: number;
   /** Carried across continue-as-new; absent on the first run. */
   resume?: WorkPointState;
+  /**
+   * The cycle that started this work point from an activity: the final result is signalled to it. Absent for the
+   * children of cycles started before that, which return their result to the parent.
+   */
+  cycleWorkflowId?: string;
 }
 
 export interface CycleInput {

@@ -1,4 +1,6 @@
 import {
+  condition,
+  log,
   ParentClosePolicy,
   patched,
   proxyActivities,
@@ -16,21 +18,43 @@ import {
   type WorkPointInput,
   type WorkPointResult,
 } from '../domain/model';
-import { cycleProgressQuery, SA, START_BATCH, workPointWorkflowId } from './shared';
+import {
+  cycleProgressQuery,
+  SA,
+  START_BATCH,
+  START_SLICE,
+  workPointClosedSignal,
+  workPointStartOptions,
+  workPointWorkflowId,
+} from './shared';
 import { workPoint } from './work-point';
 
 const { prepareCycle, prepareCycleRecorded, saveCycleResult, workPointInputs } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+/**
+ * A slice of START_SLICE starts takes seconds; the heartbeat lets a retry after a lost worker resume where the last
+ * attempt got to, and the activity's starts are idempotent (USE_EXISTING) for what it does again.
+ */
+const { startWorkPoints } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 /** Patch id: inputs are recorded by prepareCycleRecorded and loaded a batch at a time (see `patched()`). */
 const PAGED_INPUTS = 'paged-work-point-inputs';
+/**
+ * Patch id: the work points are started by the startWorkPoints activity with the client, not as children, and
+ * signal their results back (workPointClosedSignal). Cycles recorded before it keep their children.
+ */
+const START_BY_ACTIVITY = 'start-work-points-by-activity';
 
 /**
- * The annual cycle (年度周期) of one plan: resolves the assignees, starts one `workPoint` child per
- * work point, follows them to their year-end rating and persists the year's result, the data of the
- * annual report. prepareCycle refuses (non-retryable) when the directory leaves a group unresolved.
+ * The annual cycle (年度周期) of one plan: resolves the assignees, starts one `workPoint` workflow per work point,
+ * follows them to their year-end rating and persists the year's result, the data of the annual report.
+ * prepareCycle refuses (non-retryable) when the directory leaves a group unresolved.
  */
 export async function annualCycle(input: CycleInput): Promise<CycleResult> {
   // A rehearsal says so in the Temporal UI too.
@@ -71,46 +95,68 @@ export async function annualCycle(input: CycleInput): Promise<CycleResult> {
     { key: SA.year, value: input.year },
     { key: SA.status, value: 'running' },
   ]);
+  const entries = new Map(progress.workPoints.map((entry) => [entry.number, entry]));
+  const closed = (number: number) => {
+    const entry = entries.get(number);
+    if (entry) entry.closed = true;
+    progress.closed += 1;
+    setCurrentDetails(`已评定 ${progress.closed} / ${progress.workPoints.length} 项`);
+  };
 
-  const results: Promise<WorkPointResult>[] = [];
-  for (let i = 0; i < numbers.length; i += START_BATCH) {
-    const batch = allInputs
-      ? allInputs.slice(i, i + START_BATCH)
-      : await workPointInputs({ year: input.year, numbers: numbers.slice(i, i + START_BATCH) });
-    const handles = await Promise.all(
-      batch.map((wp) =>
-        startChild(workPoint, {
-          workflowId: workPointWorkflowId(input.year, wp.number),
-          args: [wp],
-          // A work point's duty outlives a cycle workflow that is terminated by mistake.
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          staticSummary: `${drill ? '【演练】' : ''}${wp.number}. ${wp.title}`,
-          staticDetails: `${input.year} 年 · 第${wp.section}部分 · 牵头：${wp.leadUnits.map((u) => u.name).join('、') || '（无）'} · 责任：${wp.responsibleUnits.map((u) => u.name).join('、')}`,
-          typedSearchAttributes: [
-            { key: SA.year, value: input.year },
-            { key: SA.workPoint, value: wp.number },
-            { key: SA.status, value: 'open' },
-            { key: SA.leadUnits, value: wp.leadUnits.map((u) => u.name) },
-          ],
-        }),
-      ),
-    );
-    progress.started += handles.length;
-    for (const [j, handle] of handles.entries()) {
-      const entry = progress.workPoints[i + j];
-      results.push(
-        handle.result().then((r) => {
-          progress.closed += 1;
-          if (entry) entry.closed = true;
-          setCurrentDetails(`已评定 ${progress.closed} / ${progress.workPoints.length} 项`);
-          return r;
-        }),
-      );
+  let workPointResults: WorkPointResult[];
+  if (patched(START_BY_ACTIVITY)) {
+    // Registered before the first start: a work point may close before the last one is started.
+    const results = new Map<number, WorkPointResult>();
+    setHandler(workPointClosedSignal, (r) => {
+      if (!entries.has(r.number)) {
+        log.warn('result of a work point this cycle did not start; ignored', { workflowId: r.workflowId });
+        return;
+      }
+      // A work point's signal and the start activity's re-sending of a closed one's result may both arrive.
+      if (results.has(r.number)) return;
+      results.set(r.number, r);
+      closed(r.number);
+    });
+    const cycleWorkflowId = workflowInfo().workflowId;
+    for (let i = 0; i < numbers.length; i += START_SLICE) {
+      const slice = numbers.slice(i, i + START_SLICE);
+      const { started } = await startWorkPoints({ year: input.year, numbers: slice, cycleWorkflowId, drill });
+      progress.started += started;
     }
+    if (results.size < numbers.length) setCurrentDetails(`已启动 ${progress.started} 项要点，等待年终评定`);
+    await condition(() => results.size === numbers.length);
+    workPointResults = [...results.values()];
+  } else {
+    const results: Promise<WorkPointResult>[] = [];
+    for (let i = 0; i < numbers.length; i += START_BATCH) {
+      const batch = allInputs
+        ? allInputs.slice(i, i + START_BATCH)
+        : await workPointInputs({ year: input.year, numbers: numbers.slice(i, i + START_BATCH) });
+      const children = await Promise.all(
+        batch.map(async (wp) => ({
+          number: wp.number,
+          handle: await startChild(workPoint, {
+            ...workPointStartOptions(input.year, wp, drill),
+            args: [wp],
+            // A work point's duty outlives a cycle workflow that is terminated by mistake.
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+          }),
+        })),
+      );
+      progress.started += children.length;
+      for (const { number, handle } of children) {
+        results.push(
+          handle.result().then((r) => {
+            closed(number);
+            return r;
+          }),
+        );
+      }
+    }
+    setCurrentDetails(`已启动 ${progress.started} 项要点，等待年终评定`);
+    workPointResults = await Promise.all(results);
   }
-  setCurrentDetails(`已启动 ${progress.started} 项要点，等待年终评定`);
 
-  const workPointResults = await Promise.all(results);
   const result: CycleResult = {
     year: input.year,
     planId: input.planId,

@@ -4,8 +4,15 @@
  * Only deterministic imports here (it is bundled into the workflow sandbox).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CycleInput, CycleProgress, CycleResult, WorkPointStatus } from '../domain/model';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import type {
+  CycleInput,
+  CycleProgress,
+  CycleResult,
+  WorkPointInput,
+  WorkPointResult,
+  WorkPointStatus,
+} from '../domain/model';
 import type {
   AcknowledgeSignal,
   AddUnitSignal,
@@ -33,6 +40,9 @@ export const ANNUAL_CYCLE_WORKFLOW = 'annualCycle';
 export type AnnualCycleWorkflow = (input: CycleInput) => Promise<CycleResult>;
 export const workPointWorkflowId = (year: number, number: number): string =>
   `wp-${year}-${String(number).padStart(2, '0')}`;
+/** The work point's workflow type, for the activity that starts it by name (workflows/work-point.ts is the code). */
+export const WORK_POINT_WORKFLOW = 'workPoint';
+export type WorkPointWorkflow = (input: WorkPointInput) => Promise<WorkPointResult>;
 
 export const SA = {
   year: defineSearchAttributeKey('DubanYear', SearchAttributeType.INT),
@@ -51,8 +61,30 @@ export const SEARCH_ATTRIBUTES: Record<string, 'Int' | 'Keyword' | 'KeywordList'
   DubanOverdueUnits: 'KeywordList',
 };
 
-/** The cycle starts its children in batches of this many, loading each batch's inputs as it goes. */
+/** Cycles started before START_WORK_POINTS_BY_ACTIVITY start their children in batches of this many. */
 export const START_BATCH = 200;
+/** The cycle asks the start activity for this many work points at a time (its progress moves per slice). */
+export const START_SLICE = 50;
+
+/**
+ * How a work point of a cycle is started, however it is started (a child of old cycles, or by the start activity):
+ * its id, what the Temporal UI shows (【演练】 for a drill) and the search attributes it is found by.
+ */
+export function workPointStartOptions(year: number, wp: WorkPointInput, drill: boolean) {
+  const names = (units: { name: string }[]) => units.map((u) => u.name);
+  const typedSearchAttributes: SearchAttributePair[] = [
+    { key: SA.year, value: year },
+    { key: SA.workPoint, value: wp.number },
+    { key: SA.status, value: 'open' },
+    { key: SA.leadUnits, value: names(wp.leadUnits) },
+  ];
+  return {
+    workflowId: workPointWorkflowId(year, wp.number),
+    staticSummary: `${drill ? '【演练】' : ''}${wp.number}. ${wp.title}`,
+    staticDetails: `${year} 年 · 第${wp.section}部分 · 牵头：${names(wp.leadUnits).join('、') || '（无）'} · 责任：${names(wp.responsibleUnits).join('、')}`,
+    typedSearchAttributes,
+  };
+}
 
 // ─── Messages ────────────────────────────────────────────────────────────────────────────────────
 
@@ -69,6 +101,8 @@ export const removeUnitSignal = defineSignal<[RemoveUnitSignal]>('removeUnit');
 export const returnReportSignal = defineSignal<[ReturnReportSignal]>('returnReport');
 export const remindNowSignal = defineSignal<[RemindNowSignal]>('remindNow');
 export const rateReviewSignal = defineSignal<[RateReviewSignal]>('rateReview');
+/** A work point's final result, sent to its cycle (WorkPointInput.cycleWorkflowId); the cycle counts each once. */
+export const workPointClosedSignal = defineSignal<[WorkPointResult]>('workPointClosed');
 
 export const submitReportUpdate = defineUpdate<SubmissionReceipt, [ReportSignal]>('submitReport');
 export const submitSummaryUpdate = defineUpdate<SubmissionReceipt, [SummarySignal]>('submitSummaryReport');

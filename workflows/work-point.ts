@@ -71,6 +71,7 @@ import {
   summarySignal,
   waiveSignal,
 } from './shared';
+import { signalCycle } from './cycle-signal';
 
 const persistence = {
   startToCloseTimeout: '30 seconds',
@@ -413,5 +414,7 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     await flush();
     if (allHandlersFinished() && pendingReports.length === 0) break;
   }
-  return buildResult(wp);
+  const result = buildResult(wp);
+  if (input.cycleWorkflowId !== undefined) await signalCycle(input.cycleWorkflowId, result);
+  return result;
 }

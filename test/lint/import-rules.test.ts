@@ -69,7 +69,7 @@ test('an api/ file may import workflows/shared, but no other workflows/ file', a
   expect(await messages(other)).toEqual([{ ruleId: RESTRICTED, message: expect.stringContaining('workflows/shared') }]);
 }, 120_000);
 
-test('an activities/ file importing a workflow fails', async () => {
+test('an activities/ file importing a workflow fails; workflows/shared is allowed', async () => {
   const path = file(
     'activities',
     'x.ts',
@@ -78,6 +78,12 @@ test('an activities/ file importing a workflow fails', async () => {
   expect(await messages(path)).toEqual([
     { ruleId: RESTRICTED, message: expect.stringContaining('activities/ import only activities/, services/') },
   ]);
+  const shared = file(
+    'activities',
+    'shared.ts',
+    "import { workPointWorkflowId } from '../../workflows/shared';\nexport { workPointWorkflowId };\n",
+  );
+  expect(await messages(shared)).toEqual([]);
 }, 120_000);
 
 test('a domain/ file importing pg fails (domain/ is pure)', async () => {

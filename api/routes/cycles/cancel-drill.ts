@@ -51,18 +51,23 @@ const cancelDrill: FastifyPluginAsyncZod = async (app) => {
         reason: '取消演练 / drill cancelled',
         details: { year },
       });
-      const numbers = await cycleWorkPointNumbers(app.db, year);
       const terminated: string[] = [];
-      for (const id of [cycleWorkflowId(year), ...numbers.map((n) => workPointWorkflowId(year, n))]) {
+      const terminate = async (id: string) => {
         try {
           await app.temporal.workflow.getHandle(id).terminate(`演练已取消 / drill cancelled by ${actor}`);
           terminated.push(id);
         } catch (err) {
-          // Already finished (a child goes with its parent) or never started: nothing to stop.
+          // Already finished or never started: nothing to stop.
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
-      }
-      const deleted = await deleteCycleRecords(app.db, year);
+      };
+      // The cycle first, so it asks for no more starts. Its work points are not its children (an activity starts
+      // them by id): they are stopped by id while the cycle's row is locked, which holds back a start in flight
+      // until the records are gone, after which nothing of the cycle starts again.
+      await terminate(cycleWorkflowId(year));
+      const deleted = await deleteCycleRecords(app.db, year, async () => {
+        for (const n of await cycleWorkPointNumbers(app.db, year)) await terminate(workPointWorkflowId(year, n));
+      });
       await settleAudit(app.db, auditId, 'accepted', { terminated: terminated.length, deleted });
       return { year, cancelled: true as const, terminated, deleted };
     },
