@@ -1,25 +1,31 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createPool } from '../db/pool';
+import { createBaselineActivities } from './baseline-activities';
 import { BASELINE_TASK_QUEUE } from './baseline-workflow';
 
 /**
- * The baseline worker: a process of its own, like duban's worker, so both are measured the same way
- * (RSS and CPU from /proc). Same cache size as duban's default. SIGTERM stops it (the SDK's Runtime
- * turns the signal into worker.shutdown()).
+ * The baseline worker: a process of its own, like duban's worker, so both are measured the same way (RSS and CPU
+ * from /proc), with a pool like duban's (db/pool.ts) on the stack's database. Its cache holds every baseline
+ * workflow (WORKER_MAX_CACHED_WORKFLOWS, set by the harness), so none is replayed. SIGTERM stops it (the SDK's
+ * Runtime turns the signal into worker.shutdown()).
  */
 async function main(): Promise<void> {
-  const address = process.env.TEMPORAL_ADDRESS;
-  if (!address) throw new Error('TEMPORAL_ADDRESS is required');
+  const { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, LINK_SECRET: linkSecret } = process.env;
+  if (!address || !databaseUrl || !linkSecret) throw new Error('TEMPORAL_ADDRESS, DATABASE_URL, LINK_SECRET');
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address });
+  const pool = createPool(databaseUrl, { application_name: 'duban-bench-baseline' });
   try {
     const worker = await Worker.create({
       connection,
       taskQueue: BASELINE_TASK_QUEUE,
       workflowsPath: require.resolve('./baseline-workflow'),
+      activities: createBaselineActivities(pool, linkSecret, process.env.PUBLIC_BASE_URL ?? 'http://127.0.0.1'),
       maxCachedWorkflows: Number(process.env.WORKER_MAX_CACHED_WORKFLOWS ?? 1000),
     });
     await worker.run();
   } finally {
+    await pool.end();
     await connection.close();
   }
 }
