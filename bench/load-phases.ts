@@ -4,7 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseLinkKeys, signLink } from '../common/links';
 import { PROJECT_ROOT } from '../launcher/binaries';
-import { spawnChild, stopChild, type ManagedChild } from '../launcher/children';
+import { describeExit, spawnChild, stopChild, type ManagedChild } from '../launcher/children';
 import { countBaselineNotices, countBaselineReports, countReports } from '../db/bench-queries';
 import type { BaselineReport, BaselineUnit } from './baseline-activities';
 import {
@@ -40,11 +40,31 @@ import { Sampler } from './sampler';
 // ─── the baseline worker ─────────────────────────────────────────────────────────────────────────────
 
 /**
- * Starts the baseline worker with a cache for every workflow it will hold (W open at once, plus the warm-up), and
- * warms it and the server up: a few trivial workflows and a few launch baselines, each run to completion.
+ * Starts the baseline worker with a cache for every workflow it will hold (W open at once, plus the warm-up) — on a
+ * prebuilt bundle when duban's worker has one — and warms it and the server up: a few trivial workflows and a few
+ * launch baselines, each run to completion.
  */
-export async function startBaselineWorker(stack: Stack, cfg: BenchConfig): Promise<ManagedChild> {
+export async function startBaselineWorker(stack: Stack, cfg: BenchConfig, prebuilt: boolean): Promise<ManagedChild> {
   const logFile = path.join(stack.dataDir, 'logs', 'baseline-worker.log');
+  const bundle = path.join(stack.dataDir, 'baseline-bundle.js');
+  if (prebuilt) {
+    // Like duban's worker when `npm run build` left it a bundle: built beforehand, in a process of its own.
+    const fd = openSync(logFile, 'a');
+    let builder: ManagedChild;
+    try {
+      builder = await spawnChild(
+        'baseline-bundle',
+        process.execPath,
+        ['--import', 'tsx', 'bench/baseline-worker.ts', '--bundle', bundle],
+        { cwd: PROJECT_ROOT, env: process.env, output: { fd } },
+      );
+    } finally {
+      closeSync(fd);
+    }
+    const exit = await builder.exited;
+    if (exit.code !== 0)
+      throw new Error(`bundling the baseline workflows failed (${describeExit(exit)}); see ${logFile}`);
+  }
   const fd = openSync(logFile, 'a');
   let worker: ManagedChild;
   try {
@@ -57,6 +77,7 @@ export async function startBaselineWorker(stack: Stack, cfg: BenchConfig): Promi
         LINK_SECRET: stack.linkSecret,
         PUBLIC_BASE_URL: stack.apiUrl,
         WORKER_MAX_CACHED_WORKFLOWS: String(cfg.BENCH_WP + 100),
+        ...(prebuilt ? { BASELINE_BUNDLE: bundle } : {}),
       },
       output: { fd },
     });

@@ -264,7 +264,7 @@ export function detailRows(m: Measured): Row[] {
     },
     {
       metric: 'workflow code',
-      baseline: 'bundled by its worker at start',
+      baseline: m.build.bundlePresent ? 'prebuilt (a process of its own)' : 'bundled by its worker at start',
       duban: m.build.bundlePresent
         ? `prebuilt ${m.build.bundle} (${((m.build.bundleBytes ?? 0) / 1048576).toFixed(2)} MiB)`
         : `bundled by the worker at start (no ${m.build.bundle}${m.build.ran ? ' after npm run build' : ''})`,

@@ -124,7 +124,7 @@ async function main(cfg: BenchConfig): Promise<void> {
     const token = await stack.adminToken('bench');
     await createBaselineTables(stack.pool);
     log('baseline worker: starting and warming up');
-    baselineWorker = await startBaselineWorker(stack, cfg);
+    baselineWorker = await startBaselineWorker(stack, cfg, buildInfo.bundlePresent);
 
     // The seed plan (29 work points) with the demo directory, as npm start seeds it.
     sampler.enter('seed cycle');
