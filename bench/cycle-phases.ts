@@ -59,7 +59,26 @@ export interface LaunchResult {
   allNoticesMs: number;
   workPointsPerSecond: number;
   noticesPerSecond: number;
+  /**
+   * From the request to the last work point's WorkflowExecutionStarted (visibility): durably started, whatever
+   * starts them (the cycle's children, or an activity with the client).
+   */
+  startedSeconds: number;
+  startedPerSecond: number;
   progress: { ms: number; notices: number }[];
+}
+
+/** The start times the server recorded (WorkflowExecutionStarted, through visibility) of the workflows a query finds. */
+export async function startTimes(client: Client, query: string, expected: number): Promise<number[]> {
+  await until(
+    `${expected} workflows in visibility (${query})`,
+    async () => ((await client.workflow.count(query)).count >= expected ? true : undefined),
+    120_000,
+    100,
+  );
+  const times: number[] = [];
+  for await (const w of client.workflow.list({ query })) times.push(w.startTime.getTime());
+  return times;
 }
 
 export async function launchCycle(
@@ -72,6 +91,7 @@ export async function launchCycle(
 ): Promise<LaunchResult> {
   const options = farOptions(Date.now());
   const expected = await expectedAssignments(stack, year, planId, options);
+  const postedAt = Date.now();
   const t0 = performance.now();
   const res = await apiJson(http, token, 'POST', '/api/cycles', { year, planId, options });
   const acceptedMs = performance.now() - t0;
@@ -95,6 +115,8 @@ export async function launchCycle(
     20,
   );
   const allNoticesMs = performance.now() - t0;
+  const started = await startTimes(await stack.client(), `WorkflowId STARTS_WITH 'wp-${year}-'`, workPoints);
+  const startedMs = Math.max(...started) - postedAt;
   return {
     workPoints,
     notices: expected,
@@ -102,6 +124,8 @@ export async function launchCycle(
     allNoticesMs: Math.round(allNoticesMs),
     workPointsPerSecond: rate(workPoints, allNoticesMs),
     noticesPerSecond: rate(expected, allNoticesMs),
+    startedSeconds: Math.round(startedMs / 10) / 100,
+    startedPerSecond: rate(workPoints, startedMs),
     progress: progress.filter((_, i) => i % 10 === 0),
   };
 }
@@ -113,8 +137,11 @@ export interface HistoryFigures {
   eventsPerReport: number[];
   /** Event types of the first sampled work point's history. */
   eventTypes: Record<string, number>;
-  /** From the cycle's first child start command to its last child's start confirmation, as the server recorded them. */
-  childStarts: { children: number; seconds: number; perSecond: number };
+  /**
+   * From the cycle's first child start command to its last child's start confirmation, as the server recorded them;
+   * none when the work points are not the cycle's children.
+   */
+  childStarts: { children: number; seconds: number | null; perSecond: number | null };
 }
 
 export async function historyFigures(
@@ -136,8 +163,14 @@ export async function historyFigures(
   for (const e of history.events ?? []) {
     const name = (temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace('EVENT_TYPE_', '');
     eventTypes[name] = (eventTypes[name] ?? 0) + 1;
-    // Everything before the first report signal is the launch (assignment notices, status projection).
-    if (launchEvents === 0 && name === 'WORKFLOW_EXECUTION_SIGNALED') launchEvents = Number(e.eventId ?? 1) - 1;
+    // Everything before the first report (an Update, or a signal in older paths) is the launch.
+    if (
+      launchEvents === 0 &&
+      (name === 'WORKFLOW_EXECUTION_UPDATE_ACCEPTED' ||
+        name === 'WORKFLOW_EXECUTION_UPDATE_ADMITTED' ||
+        name === 'WORKFLOW_EXECUTION_SIGNALED')
+    )
+      launchEvents = Number(e.eventId ?? 1) - 1;
   }
   const eventsPerReport = numbers.flatMap((n) => {
     const count = reports.get(n) ?? 0;
@@ -160,10 +193,13 @@ export async function historyFigures(
     cycle: cycleHistory.events?.length ?? 0,
     eventsPerReport,
     eventTypes,
-    childStarts: {
-      children: started.length,
-      seconds: Math.round(seconds * 10) / 10,
-      perSecond: Math.round((started.length / seconds) * 10) / 10,
-    },
+    childStarts:
+      started.length > 0 && seconds > 0
+        ? {
+            children: started.length,
+            seconds: Math.round(seconds * 10) / 10,
+            perSecond: Math.round((started.length / seconds) * 10) / 10,
+          }
+        : { children: 0, seconds: null, perSecond: null },
   };
 }

@@ -284,19 +284,28 @@ export function loadAverage(): number {
 }
 
 /**
- * The command line of a script that reads only its environment (`npm run bench`, `npm run chaos`): `--help` prints
- * the usage and exits 0, any other argument exits 2 saying where the settings go.
+ * The command line of a script that reads its environment (`npm run bench`, `npm run chaos`): `--help` prints the
+ * usage and exits 0; the `flags` it accepts (e.g. `--quick`) are returned; any other argument exits 2 saying where
+ * the settings go.
  */
-export function scriptArguments(name: string, usage: string, variables: string): void {
+export function scriptArguments(
+  name: string,
+  usage: string,
+  variables: string,
+  flags: readonly string[] = [],
+): Set<string> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(usage);
     process.exit(0);
   }
-  if (args.length > 0) {
+  const unknown = args.filter((a) => !flags.includes(a));
+  if (unknown.length > 0) {
+    const takes = flags.length > 0 ? `takes only ${flags.join(', ')}` : 'takes no arguments';
     process.stderr.write(
-      `${name}: 不接受参数 / takes no arguments (got ${args.join(' ')}); it reads ${variables} variables: npm run ${name} -- --help\n`,
+      `${name}: ${flags.length > 0 ? '不接受此参数' : '不接受参数'} / ${takes} (got ${unknown.join(' ')}); it reads ${variables} variables: npm run ${name} -- --help\n`,
     );
     process.exit(2);
   }
+  return new Set(args);
 }

@@ -1,33 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareCycleData } from '../services/cycle-preparation';
 import { latestPlanIdForYear } from '../db/plans-repo';
+import { createBaselineTables } from '../db/bench-queries';
 import { DEMO_UNIT_DIRECTORY } from '../domain/demo-directory';
-import { PROJECT_ROOT } from '../launcher/binaries';
-import { killAllChildrenSync } from '../launcher/children';
+import { PROJECT_ROOT, resolveBinary } from '../launcher/binaries';
+import { killAllChildrenSync, stopChild, type ManagedChild } from '../launcher/children';
 import { START_BATCH } from '../workflows/shared';
-import { httpClient, loadAverage, scriptArguments } from './measure';
+import { httpClient, loadAverage, procSample, scriptArguments } from './measure';
 import { Stack } from './stack';
 import { syntheticPlan, syntheticUnits } from './synthetic';
-import { BIG_YEAR, BenchConfigSchema, farOptions, log, SEED_YEAR, USAGE, type BenchConfig } from './config';
+import { BIG_YEAR, farOptions, log, parseBenchConfig, SEED_YEAR, USAGE, type BenchConfig } from './config';
 import { Sampler } from './sampler';
-import { printResults, resultRows, table, writeResults, type Measured } from './results';
+import {
+  comparisons,
+  detailRows,
+  detailTable,
+  printResults,
+  summaryOf,
+  summaryTable,
+  writeResults,
+  type BuildInfo,
+  type Measured,
+} from './results';
 import { apiJson, historyFigures, launchCycle } from './cycle-phases';
-import { baseline, submitReports } from './load-phases';
+import {
+  bareStarts,
+  baselineLaunch,
+  baselineReports,
+  reportPairs,
+  startBaselineWorker,
+  submitReports,
+} from './load-phases';
 
 /**
  * `npm run bench`: one run, one isolated stack (real PostgreSQL, file-persisted Temporal dev server, the
- * production worker and API as child processes), measuring the raw Temporal baseline and duban's two hot
- * paths — launching a cycle and receiving reports — side by side. Writes bench/results/<date>.json and .svg.
+ * production worker and API as child processes), measuring duban's hot paths — starting work points, launching a
+ * cycle to its last assignment notice, receiving reports — each beside a bare-Temporal baseline doing the same
+ * Temporal work. Writes bench/results/<date>.json (with a `summary` array) and .svg.
  */
+
+/** Where the worker finds a prebuilt workflow bundle, when `npm run build` makes one. */
+const BUNDLE = path.join('dist', 'workflow-bundle.js');
+
+/** `npm run build` (unless BENCH_BUILD=false), so the worker loads what production loads; says what it found. */
+function build(cfg: BenchConfig): BuildInfo {
+  let seconds: number | undefined;
+  if (cfg.BENCH_BUILD) {
+    log('npm run build (BENCH_BUILD=false skips it)');
+    const started = Date.now();
+    // Under `npm run bench`, npm_execpath names the npm that runs us; use the same one.
+    const npmCli = process.env.npm_execpath;
+    const [command, args] =
+      npmCli && npmCli.endsWith('.js') ? [process.execPath, [npmCli, 'run', 'build']] : ['npm', ['run', 'build']];
+    const result = spawnSync(command, args, { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (result.error || result.status !== 0) {
+      throw new Error(
+        `npm run build failed: ${result.error?.message ?? `${result.stdout}\n${result.stderr}`.trim().slice(-2000)}`,
+      );
+    }
+    seconds = Math.round((Date.now() - started) / 100) / 10;
+  }
+  let bundleBytes: number | undefined;
+  try {
+    bundleBytes = statSync(path.join(PROJECT_ROOT, BUNDLE)).size;
+  } catch {
+    bundleBytes = undefined;
+  }
+  log(
+    bundleBytes === undefined
+      ? `workflow code: no ${BUNDLE}${cfg.BENCH_BUILD ? ` after npm run build (${seconds} s)` : ''}; the worker bundles at start`
+      : `workflow code: prebuilt ${BUNDLE} (${(bundleBytes / 1048576).toFixed(2)} MiB${cfg.BENCH_BUILD ? `, npm run build ${seconds} s` : ', not rebuilt'})`,
+  );
+  return {
+    ran: cfg.BENCH_BUILD,
+    ...(seconds !== undefined ? { seconds } : {}),
+    bundle: BUNDLE,
+    bundlePresent: bundleBytes !== undefined,
+    ...(bundleBytes !== undefined ? { bundleBytes } : {}),
+  };
+}
 
 async function main(cfg: BenchConfig): Promise<void> {
   const startedAt = new Date();
   log(
-    `W=${cfg.BENCH_WP} work points × U=${cfg.BENCH_UNITS} units, baseline N=${cfg.BENCH_N}, concurrency ${cfg.BENCH_CONCURRENCY}; ` +
-      `${os.cpus().length} CPUs, load average ${loadAverage()}`,
+    `W=${cfg.BENCH_WP} work points × U=${cfg.BENCH_UNITS} units${cfg.quick ? ' (--quick)' : ''}, ` +
+      `concurrency ${cfg.BENCH_CONCURRENCY} (starts ${cfg.startConcurrency}); ${os.cpus().length} CPUs, load average ${loadAverage()}`,
   );
+  const buildInfo = build(cfg);
+  // The dev server: on PATH, or installed into .tools/ once, as `npm run tools` would.
+  resolveBinary('temporal', { install: true, log });
+
   const stack = await Stack.start({
     name: 'bench',
     adminDatabaseUrl: cfg.BENCH_ADMIN_DATABASE_URL,
@@ -43,22 +109,22 @@ async function main(cfg: BenchConfig): Promise<void> {
       stackToStop = created;
     },
   });
+  const buildAndStart: BuildInfo = {
+    ...buildInfo,
+    ...(stack.workerReadyMs !== undefined ? { workerReadyMs: stack.workerReadyMs } : {}),
+    ...(procSample(stack.pid('worker')) ? { workerRssAtReadyMb: procSample(stack.pid('worker'))?.rssMb } : {}),
+  };
   let ok = false;
   const http = httpClient(stack.apiUrl, Math.max(cfg.BENCH_CONCURRENCY, 8));
-  let baselinePid: number | undefined;
-  const sampler = new Sampler(stack, () => baselinePid);
+  let baselineWorker: ManagedChild | undefined;
+  const sampler = new Sampler(stack, () => baselineWorker?.pid);
   sampler.start();
   try {
     const client = await stack.client();
     const token = await stack.adminToken('bench');
-
-    log(`baseline: ${cfg.BENCH_N} trivial workflows started, then signalled, at concurrency ${cfg.BENCH_CONCURRENCY}`);
-    const base = await baseline(stack, client, cfg, sampler, (pid) => {
-      baselinePid = pid;
-    });
-    log(
-      `  ${base.startsPerSecond} starts/s, ${base.signalsPerSecond} signals/s, ${base.completedPerSecond} completed/s`,
-    );
+    await createBaselineTables(stack.pool);
+    log('baseline worker: starting and warming up');
+    baselineWorker = await startBaselineWorker(stack, cfg, buildInfo.bundlePresent);
 
     // The seed plan (29 work points) with the demo directory, as npm start seeds it.
     sampler.enter('seed cycle');
@@ -67,6 +133,19 @@ async function main(cfg: BenchConfig): Promise<void> {
     log('seed cycle: 29 work points, demo directory');
     const seed = await launchCycle(stack, http, token, SEED_YEAR, seedPlanId, 120_000);
     log(`  202 after ${seed.acceptedMs} ms, all ${seed.notices} assignment notices after ${seed.allNoticesMs} ms`);
+
+    log(`baseline: ${cfg.BENCH_WP} client starts of a trivial workflow, ${cfg.startConcurrency} in flight`);
+    const starts = await bareStarts(stack, cfg, sampler);
+    log(`  durably started at ${starts.perSecond}/s (${starts.seconds} s)`);
+
+    log(
+      `baseline: ${cfg.BENCH_WP} client starts, each first task one local activity writing ${cfg.BENCH_UNITS} assignment rows`,
+    );
+    const baseLaunch = await baselineLaunch(stack, cfg, sampler);
+    log(
+      `  last row after ${(baseLaunch.allRowsMs / 1000).toFixed(1)} s: ${baseLaunch.workPointsPerSecond} work points/s ` +
+        `(started at ${baseLaunch.startedPerSecond}/s); baseline worker RSS ${baseLaunch.workerRssMb} MB`,
+    );
 
     // The synthetic plan: W work points, each assigned to all U synthetic units.
     sampler.enter('synthetic import');
@@ -97,35 +176,46 @@ async function main(cfg: BenchConfig): Promise<void> {
     );
     const big = await launchCycle(stack, http, token, BIG_YEAR, bigPlanId, cfg.BENCH_LAUNCH_TIMEOUT_S * 1000);
     log(
-      `  202 after ${big.acceptedMs} ms, all ${big.notices} assignment notices after ${(big.allNoticesMs / 1000).toFixed(1)} s`,
+      `  202 after ${big.acceptedMs} ms, all ${big.notices} assignment notices after ${(big.allNoticesMs / 1000).toFixed(1)} s ` +
+        `(${big.workPointsPerSecond} work points/s); work points durably started at ${big.startedPerSecond}/s`,
     );
 
     // Let the status projections finish, then read the worker with every work point open.
     sampler.enter('settle');
     await sleep(5_000);
-    const settled = sampler.take();
-    const openWorker = settled.worker;
+    const openWorker = sampler.take().worker;
+    log(`  worker RSS with ${cfg.BENCH_WP + seed.workPoints} open work points: ${openWorker?.rssMb} MB`);
 
-    log(
-      `reports: ${cfg.BENCH_REPORTS ?? cfg.BENCH_WP * cfg.BENCH_UNITS} POST /r/<token> at concurrency ${cfg.BENCH_CONCURRENCY}` +
-        ` (time budget ${cfg.BENCH_REPORTS_S} s)`,
-    );
-    const reports = await submitReports(
-      stack,
-      http,
+    const pairs = reportPairs(
       cfg,
-      sampler,
       units.map((u) => u.id),
     );
     log(
-      `  ${reports.perSecond} reports/s accepted (p50 ${reports.latencyMs.p50} ms, p99 ${reports.latencyMs.p99} ms), ` +
-        `${reports.durablePerSecond}/s durable in PostgreSQL`,
+      `reports: ${pairs.length} POST /r/<token>, ${cfg.BENCH_CONCURRENCY} in flight (time budget ${cfg.BENCH_REPORTS_S} s)`,
+    );
+    const reports = await submitReports(stack, http, cfg, sampler, pairs);
+    log(
+      `  ${reports.perSecond}/s answered 已收到 (stored; p50 ${reports.latencyMs.p50} ms, p99 ${reports.latencyMs.p99} ms), ` +
+        `all in PostgreSQL at ${reports.durablePerSecond}/s`,
     );
     if (reports.paced) {
       log(
         `  at ${reports.paced.targetPerSecond}/s: p50 ${reports.paced.latencyMs.p50} ms, p99 ${reports.paced.latencyMs.p99} ms`,
       );
     }
+
+    const sent = pairs.slice(0, reports.sent);
+    log(
+      `baseline: the same ${sent.length} reports as bare Updates, then as bare signals, ${cfg.BENCH_CONCURRENCY} in flight`,
+    );
+    const baseReports = await baselineReports(stack, cfg, sampler, sent);
+    log(
+      `  Updates ${baseReports.update.answeredPerSecond}/s (p99 ${baseReports.update.latencyMs.p99} ms); ` +
+        `signals answered ${baseReports.signal.answeredPerSecond}/s, stored ${baseReports.signal.storedPerSecond}/s`,
+    );
+    sampler.enter('baseline stop');
+    await stopChild(baselineWorker, 'SIGTERM', 10_000, log);
+    baselineWorker = undefined;
 
     sampler.enter('inspect');
     const step = Math.max(1, Math.floor(cfg.BENCH_WP / 8));
@@ -145,8 +235,11 @@ async function main(cfg: BenchConfig): Promise<void> {
     const m: Measured = {
       cfg,
       startedAt,
+      build: buildAndStart,
       sampler,
-      base,
+      bareStarts: starts,
+      baseLaunch,
+      baseReports,
       seed,
       big,
       reports,
@@ -160,34 +253,41 @@ async function main(cfg: BenchConfig): Promise<void> {
       dbBytes,
       temporalBytes,
     };
-    const printed = table(resultRows(m));
+    const rows = comparisons(m);
+    const printed = `${summaryTable(rows)}\n\n${detailTable(detailRows(m))}`;
     printResults(m, printed);
-    writeResults(m, printed);
+    writeResults(m, summaryOf(rows), printed);
     if (reports.errors > 0)
       log(`${reports.errors} report submissions failed, e.g. ${reports.errorSamples.join(' | ')}`);
     ok = true;
   } finally {
     sampler.stop();
     http.close();
+    if (baselineWorker) await stopChild(baselineWorker, 'SIGTERM', 10_000, log).catch(() => undefined);
     await stack.stop({ keep: cfg.BENCH_KEEP || !ok });
+    log(`wall time ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s, load average ${loadAverage()}`);
   }
 }
 
 /** The stack as soon as it exists, so that Ctrl-C can remove it even while it starts. */
 let stackToStop: Stack | undefined;
-let interrupted = false;
+/** The terminal and scripts/bench.js may both deliver one Ctrl-C; signals this close together count once. */
+const SAME_SIGNAL_WINDOW_MS = 1_000;
+let firstSignalAt: number | undefined;
 /**
  * Ctrl-C or SIGTERM: stop the stack and drop what it created (unless BENCH_KEEP), then exit 130. A second
  * signal kills every child at once and leaves the database and the directory behind.
  */
 function stopOnSignal(keep: boolean): void {
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) {
+    const now = Date.now();
+    if (firstSignalAt !== undefined) {
+      if (now - firstSignalAt <= SAME_SIGNAL_WINDOW_MS) return;
       log(`${signal} again: killing everything now; the database and data directory stay`);
       killAllChildrenSync();
       process.exit(130);
     }
-    interrupted = true;
+    firstSignalAt = now;
     const stack = stackToStop;
     log(
       `${signal}: stopping the stack${keep ? ' (BENCH_KEEP: keeping its database and data directory)' : ' and removing its database and data directory'}` +
@@ -208,21 +308,16 @@ function stopOnSignal(keep: boolean): void {
   process.on('SIGTERM', onSignal);
 }
 
-scriptArguments('bench', USAGE, 'BENCH_*');
-const parsed = BenchConfigSchema.safeParse(
-  Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('BENCH_') && v !== '')),
-);
-if (!parsed.success) {
-  const issue = parsed.error.issues[0];
-  process.stderr.write(
-    `bench: 配置无效 / invalid configuration: ${issue?.path.join('.') ?? 'BENCH_*'} ${issue?.message ?? ''} (npm run bench -- --help)\n`,
-  );
+const flags = scriptArguments('bench', USAGE, 'BENCH_*', ['--quick']);
+const parsed = parseBenchConfig(process.env, flags.has('--quick'));
+if (!parsed.ok) {
+  process.stderr.write(`bench: 配置无效 / invalid configuration: ${parsed.message} (npm run bench -- --help)\n`);
   process.exit(2);
 }
-stopOnSignal(parsed.data.BENCH_KEEP);
-main(parsed.data).catch((err: unknown) => {
+stopOnSignal(parsed.config.BENCH_KEEP);
+main(parsed.config).catch((err: unknown) => {
   // After a signal the stack fails under the harness's feet; the signal handler reports and exits.
-  if (interrupted) return;
+  if (firstSignalAt !== undefined) return;
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   killAllChildrenSync();
   process.exit(1);

@@ -82,6 +82,8 @@ export class Stack {
   readonly unexpectedExits: UnexpectedExit[] = [];
   /** Set when a part died and onUnexpectedExit is 'fail'. */
   failure: Error | undefined;
+  /** At boot: from spawning the worker until it polled its task queue (bundling its workflows and connecting), ms. */
+  workerReadyMs: number | undefined;
 
   private readonly children: Partial<Record<Part, ManagedChild>> = {};
   private readonly intended = new Set<ManagedChild>();
@@ -162,9 +164,12 @@ export class Stack {
     if (this.opts.seedDemo) await seedDemo(this.databaseUrl, (m) => this.log(m));
     await temporalReady;
     await this.spawnNode('worker');
+    const workerPolling = this.waitWorkerPolling();
+    // Awaited below, after the API: a failure meanwhile must not count as an unhandled rejection first.
+    workerPolling.catch(() => undefined);
     await this.spawnNode('api');
     await this.waitApiReady();
-    await this.waitWorkerPolling();
+    this.workerReadyMs = await workerPolling;
     this.log(`ready: API ${this.apiUrl}, Temporal ${this.temporalAddress} (UI :${this.ports.ui})`);
   }
 

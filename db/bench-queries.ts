@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { Client } from 'pg';
+import { ts } from './sql';
 
 /**
  * What the benchmark (bench/) and the chaos drill (chaos/) read from a stack's database to check their runs,
@@ -131,4 +132,86 @@ export async function outboxOfYear(pool: Pool, year: number): Promise<OutboxRow[
     [year],
   );
   return rows;
+}
+
+// ─── the benchmark's bare-Temporal baseline ──────────────────────────────────────────────────────
+
+/**
+ * The baseline's own tables, shaped like `outbox` and `reports` (columns, defaults, constraints and indexes copied),
+ * so that its local activities write rows as wide, and under the same indexes, as duban's.
+ */
+export async function createBaselineTables(pool: Pool): Promise<void> {
+  await pool.query('CREATE TABLE IF NOT EXISTS bench_outbox (LIKE outbox INCLUDING ALL)');
+  await pool.query('CREATE TABLE IF NOT EXISTS bench_reports (LIKE reports INCLUDING ALL)');
+}
+
+export interface BaselineNoticeRow {
+  key: string;
+  workflowId: string;
+  cycleYear: number;
+  workPoint: number;
+  unitId: string;
+  subject: string;
+  body: string;
+  link: string;
+  scheduledFor: number;
+  dueAt: number;
+}
+
+/** The baseline's assignment notices: the statement db/outbox-repo.ts insertOutbox runs, into bench_outbox. */
+export async function insertBaselineNotices(pool: Pool, rows: BaselineNoticeRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const res = await pool.query(
+    `INSERT INTO bench_outbox (idempotency_key, workflow_id, cycle_year, work_point, unit_id, kind, period, channel,
+                               address, subject, body, link, scheduled_for, due_at, deliver_after, digest)
+     SELECT x."key", x."workflowId", x."cycleYear", x."workPoint", x."unitId", 'assignment', 'P1', 'log', x."unitId",
+            x.subject, x.body, x.link, ${ts('x."scheduledFor"')}, ${ts('x."dueAt"')}, ${ts('x."scheduledFor"')}, false
+       FROM jsonb_to_recordset($1::jsonb) AS x("key" text, "workflowId" text, "cycleYear" integer, "workPoint" integer,
+            "unitId" text, subject text, body text, link text, "scheduledFor" float8, "dueAt" float8)
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+  return res.rowCount ?? 0;
+}
+
+export interface BaselineReportRow {
+  submissionId: string;
+  workflowId: string;
+  cycleYear: number;
+  workPoint: number;
+  unitId: string;
+  text: string;
+  submittedAt: number;
+}
+
+/** The baseline's reports: the statement db/submissions-repo.ts writeReports runs, into bench_reports. */
+export async function insertBaselineReports(pool: Pool, rows: BaselineReportRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const res = await pool.query(
+    `INSERT INTO bench_reports (submission_id, workflow_id, cycle_year, work_point, unit_id, period, kind, text,
+                                attachments, late, submitted_at)
+     SELECT x."submissionId", x."workflowId", x."cycleYear", x."workPoint", x."unitId", 'P1', 'report', x.text, '[]',
+            false, ${ts('x."submittedAt"')}
+       FROM jsonb_to_recordset($1::jsonb) AS x("submissionId" text, "workflowId" text, "cycleYear" integer,
+            "workPoint" integer, "unitId" text, text text, "submittedAt" float8)
+     ON CONFLICT (submission_id) DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+  return res.rowCount ?? 0;
+}
+
+export async function countBaselineNotices(pool: Pool, year: number): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM bench_outbox WHERE cycle_year = $1',
+    [year],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+export async function countBaselineReports(pool: Pool, year: number): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM bench_reports WHERE cycle_year = $1',
+    [year],
+  );
+  return rows[0]?.n ?? 0;
 }

@@ -1,6 +1,7 @@
 /**
  * The entry points of `npm run bench` and `npm run chaos` as a user runs them (node --import tsx, like tsx):
- * `--help` answers at once without starting anything, and Ctrl-C during a benchmark removes what it created.
+ * `--help` answers at once without starting anything, an unknown argument is refused, and Ctrl-C during a benchmark
+ * removes what it created.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -79,8 +80,10 @@ let leftover: { database?: string; dir?: string } = {};
 afterAll(async () => {
   for (const run of started) {
     if (run.child.exitCode !== null || run.child.signalCode !== null) continue;
-    // A second SIGINT makes the benchmark kill its children (each in its own process group) at once.
+    // A second SIGINT (more than a second after the first: closer ones count once) makes the benchmark kill its
+    // children (each in its own process group) at once.
     run.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 1_100));
     run.child.kill('SIGINT');
     await within(run.exited, 5_000, 'the benchmark to exit').catch(() => run.child.kill('SIGKILL'));
   }
@@ -105,11 +108,18 @@ test.each([
   expect(benchDirs()).toEqual(dirsBefore);
 });
 
+test('bench/run.ts takes --quick and refuses any other argument, naming what it takes', async () => {
+  const run = start('bench/run.ts', ['--quik']);
+  expect(await within(run.exited, 15_000, 'bench/run.ts --quik')).toEqual({ code: 2, signal: null });
+  expect(run.stderr()).toContain('takes only --quick (got --quik)');
+  expect(run.stdout()).toBe('');
+});
+
 test('Ctrl-C while the benchmark starts stops its stack and removes its database and data directory', async () => {
   const run = start('bench/run.ts', [], {
     BENCH_WP: '2',
     BENCH_UNITS: '2',
-    BENCH_N: '10',
+    BENCH_BUILD: 'false',
     BENCH_PACED_N: '0',
     BENCH_REPORTS_S: '5',
     BENCH_PACED_S: '1',
