@@ -27,8 +27,28 @@ export interface StartWorkPointsResult {
   resent: number;
 }
 
-/** Starts in flight at once: enough to keep the server busy, few enough not to crowd out a worker's other work. */
+/**
+ * Starts in flight at once in one worker process, across the slices it runs together: enough to keep the server
+ * busy, few enough not to crowd out the worker's other work.
+ */
 const IN_FLIGHT = 16;
+
+/** A counting semaphore: at most `n` holders at once, the others wait in order. */
+function semaphore(n: number) {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return {
+    async acquire(): Promise<void> {
+      if (free > 0) free -= 1;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else free += 1;
+    },
+  };
+}
 
 /** Non-retryable failure type when the cycle has no records (a cancelled drill): nothing is started. */
 export const CYCLE_GONE = 'CycleGone';
@@ -43,6 +63,7 @@ const resumeAt = (details: unknown): number => {
 };
 
 export function createStartActivities(pool: Pool) {
+  const inFlight = semaphore(IN_FLIGHT);
   return {
     /**
      * Starts one slice of a cycle's work points with the worker's client, outside the cycle's history: each under its
@@ -101,11 +122,14 @@ export function createStartActivities(pool: Pool) {
               const i = next++;
               const wp = inputs[i];
               if (!wp) break;
+              await inFlight.acquire();
               try {
                 if (await start(wp)) resent += 1;
               } catch (err) {
                 failed = true;
                 throw err;
+              } finally {
+                inFlight.release();
               }
               done[i] = true;
               while (prefix < done.length && done[prefix]) prefix += 1;

@@ -22,6 +22,7 @@ import {
   cycleProgressQuery,
   SA,
   START_BATCH,
+  SLICES_IN_FLIGHT,
   START_SLICE,
   workPointClosedSignal,
   workPointStartOptions,
@@ -118,11 +119,22 @@ export async function annualCycle(input: CycleInput): Promise<CycleResult> {
       closed(r.number);
     });
     const cycleWorkflowId = workflowInfo().workflowId;
-    for (let i = 0; i < numbers.length; i += START_SLICE) {
-      const slice = numbers.slice(i, i + START_SLICE);
-      const { started } = await startWorkPoints({ year: input.year, numbers: slice, cycleWorkflowId, drill });
-      progress.started += started;
+    // Two slices in flight, so that one slice's starts go on while the cycle takes the other's result (the worker
+    // bounds the starts in flight across slices). The first slice is half a slice: the two then end at different times.
+    const slices: number[][] = [];
+    for (let i = 0; i < numbers.length; ) {
+      const size = i === 0 ? Math.ceil(START_SLICE / 2) : START_SLICE;
+      slices.push(numbers.slice(i, i + size));
+      i += size;
     }
+    let nextSlice = 0;
+    const runSlices = async (): Promise<void> => {
+      for (let slice = slices[nextSlice++]; slice; slice = slices[nextSlice++]) {
+        const { started } = await startWorkPoints({ year: input.year, numbers: slice, cycleWorkflowId, drill });
+        progress.started += started;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SLICES_IN_FLIGHT, slices.length) }, runSlices));
     if (results.size < numbers.length) setCurrentDetails(`已启动 ${progress.started} 项要点，等待年终评定`);
     await condition(() => results.size === numbers.length);
     workPointResults = [...results.values()];

@@ -65,6 +65,8 @@ export const SEARCH_ATTRIBUTES: Record<string, 'Int' | 'Keyword' | 'KeywordList'
 export const START_BATCH = 200;
 /** The cycle asks the start activity for this many work points at a time (its progress moves per slice). */
 export const START_SLICE = 50;
+/** How many start slices the cycle runs at once. */
+export const SLICES_IN_FLIGHT = 2;
 
 /**
  * How a work point of a cycle is started, however it is started (a child of old cycles, or by the start activity):
