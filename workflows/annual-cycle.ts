@@ -122,7 +122,7 @@ export async function annualCycle(input: CycleInput): Promise<CycleResult> {
     // Two slices in flight, so that one slice's starts go on while the cycle takes the other's result (the worker
     // bounds the starts in flight across slices). The first slice is half a slice: the two then end at different times.
     const slices: number[][] = [];
-    for (let i = 0; i < numbers.length; ) {
+    for (let i = 0; i < numbers.length;) {
       const size = i === 0 ? Math.ceil(START_SLICE / 2) : START_SLICE;
       slices.push(numbers.slice(i, i + size));
       i += size;
