@@ -30,7 +30,7 @@ export interface Measured {
   seedHistory: HistoryFigures;
   sampleNumbers: number[];
   inputBytes: number;
-  pageBytes: number;
+  largestInputBytes: number;
   dbBytes: number;
   temporalBytes: number;
 }
@@ -314,7 +314,7 @@ const peakWorkerRss = (sampler: Sampler): number => Math.max(...sampler.samples.
 /** Writes bench/results/<date>.json (the summary, everything measured, every sample) and .svg (the chart). */
 export function writeResults(m: Measured, summary: SummaryRow[], printed: string): string {
   const { cfg, startedAt, sampler, bareStarts, baseLaunch, baseReports, seed, big, reports, openWorker, final } = m;
-  const { bigHistory, seedHistory, inputBytes, pageBytes, dbBytes, temporalBytes } = m;
+  const { bigHistory, seedHistory, inputBytes, largestInputBytes, dbBytes, temporalBytes } = m;
   const date = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, '');
   mkdirSync(cfg.BENCH_OUT, { recursive: true });
   const loads = sampler.samples.map((s) => s.load).filter(Number.isFinite);
@@ -348,7 +348,7 @@ export function writeResults(m: Measured, summary: SummaryRow[], printed: string
       signals: baseReports.signal,
     },
     seedCycle: seed,
-    bigCycle: { ...big, allInputsBytes: inputBytes, inputPageBytes: pageBytes },
+    bigCycle: { ...big, allInputsBytes: inputBytes, largestInputBytes },
     reports,
     worker: {
       openWorkPoints: cfg.BENCH_WP + seed.workPoints,
