@@ -1,16 +1,13 @@
 import {
   allHandlersFinished,
   ApplicationFailure,
-  CancellationScope,
   condition,
-  isCancellation,
   continueAsNew,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -72,6 +69,7 @@ import {
   waiveSignal,
 } from './shared';
 import { signalCycle } from './cycle-signal';
+import { MilestoneTimer } from './milestone-timer';
 
 const persistence = {
   startToCloseTimeout: '30 seconds',
@@ -96,7 +94,7 @@ const { persist } = proxyLocalActivities<Activities>(persistence);
  * before it. Histories without the marker take the old branch.
  */
 const PERSIST_IN_ONE_ACTIVITY = 'persist-in-one-activity';
-/** The milestone timer stays armed across wake-ups and is re-armed only when the next milestone changes. */
+/** The milestone timer stays armed across wake-ups and is re-armed only when the next milestone changes (milestone-timer.ts). */
 const KEEP_MILESTONE_TIMER = 'keep-milestone-timer';
 /**
  * A local activity runs inside the workflow task: a catch-up (a cycle started after its milestones, or a worker back
@@ -348,37 +346,11 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     }
   }
 
-  // ── The milestone timer ────────────────────────────────────────────────────────────────────────
-
-  let timerAt: Instant | undefined;
-  let timerFired = false;
-  let timerScope: CancellationScope | undefined;
-  /** Arms the one timer for the next milestone; a wake-up by a message leaves an unchanged timer as it is. */
-  function armTimer(at: Instant | undefined): void {
-    if (at === timerAt && !timerFired) return;
-    timerScope?.cancel();
-    timerScope = undefined;
-    timerAt = at;
-    timerFired = false;
-    if (at === undefined) return;
-    const scope = new CancellationScope();
-    timerScope = scope;
-    scope
-      .run(() => sleep(Math.max(at - now(), 1)))
-      .then(
-        () => {
-          if (timerScope === scope) timerFired = true;
-        },
-        (err: unknown) => {
-          if (!isCancellation(err)) throw err;
-        },
-      );
-  }
-
   // ── Main loop ──────────────────────────────────────────────────────────────────────────────────
 
   // Decided once per run: a history recorded before a patch keeps the old behaviour to its end.
   const keepTimer = patched(KEEP_MILESTONE_TIMER);
+  const timer = new MilestoneTimer(now);
   const bounded = patched(BOUNDED_WORKFLOW_TASKS);
   upsertSearchAttributes([{ key: SA.leadUnits, value: input.leadUnits.map((u) => u.name) }]);
   while (!state.review.rating) {
@@ -402,8 +374,8 @@ export async function workPoint(input: WorkPointInput): Promise<WorkPointResult>
     }
     if (dirty) continue;
     if (keepTimer) {
-      armTimer(next);
-      await condition(() => dirty || timerFired);
+      timer.arm(next);
+      await condition(() => dirty || timer.fired);
     } else if (next === undefined) await condition(() => dirty);
     else await condition(() => dirty, Math.max(next - now(), 1));
   }
