@@ -29,3 +29,20 @@ export function shiftedOptions(real: CycleSchedule, shift: number) {
     },
   };
 }
+
+const DAY = 86_400_000;
+
+/** A test period due 10 days after it opens: reminder 2 days before, lead escalation 2 and office 4 days after. */
+export function tenDayPeriod(id: string, label: string, opensAt: number): CycleSchedule['periods'][number] {
+  const dueAt = opensAt + 10 * DAY;
+  return {
+    id,
+    label,
+    opensAt,
+    dueAt,
+    reminderAt: dueAt - 2 * DAY,
+    overdueNoticeAt: dueAt,
+    leadEscalationAt: dueAt + 2 * DAY,
+    officeEscalationAt: dueAt + 4 * DAY,
+  };
+}

@@ -10,6 +10,7 @@ import { submitReportUpdate } from '../../workflows/shared';
 import { workPoint } from '../../workflows/work-point';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { createTestWorker } from '../helpers/worker';
+import { tenDayPeriod } from '../helpers/schedule';
 import { until } from '../helpers/wait';
 import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';
 import { DEMO_UNIT_DIRECTORY } from '../../domain/demo-directory';
@@ -22,19 +23,7 @@ const ctx = useWorkflowTestContext(createTimeSkippingEnv);
 const office = demoUnit('园区依法治区办');
 const lead = demoUnit('经发局');
 
-function period(id: string, opensAt: number) {
-  const dueAt = opensAt + 10 * DAY;
-  return {
-    id,
-    label: id,
-    opensAt,
-    dueAt,
-    reminderAt: dueAt - 2 * DAY,
-    overdueNoticeAt: dueAt,
-    leadEscalationAt: dueAt + 2 * DAY,
-    officeEscalationAt: dueAt + 4 * DAY,
-  };
-}
+const period = (id: string, opensAt: number) => tenDayPeriod(id, id, opensAt);
 
 function schedule(periods: CycleSchedule['periods'], reviewAt: number): CycleSchedule {
   return {

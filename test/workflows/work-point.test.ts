@@ -14,6 +14,7 @@ import { workPoint } from '../../workflows/work-point';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { createTestWorker } from '../helpers/worker';
 import { demoUnit, useWorkflowTestContext } from '../helpers/workflow-context';
+import { tenDayPeriod } from '../helpers/schedule';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -24,19 +25,7 @@ const unit = demoUnit;
 
 /** Two periods, each due 10 days after it opens; reminder 2 days before, lead +2 days, office +4 days. */
 function drillSchedule(start: number): CycleSchedule {
-  const period = (id: string, label: string, opensAt: number) => {
-    const dueAt = opensAt + 10 * DAY;
-    return {
-      id,
-      label,
-      opensAt,
-      dueAt,
-      reminderAt: dueAt - 2 * DAY,
-      overdueNoticeAt: dueAt,
-      leadEscalationAt: dueAt + 2 * DAY,
-      officeEscalationAt: dueAt + 4 * DAY,
-    };
-  };
+  const period = tenDayPeriod;
   const h1 = period('H1', '上半年', start);
   const annual = period('annual', '全年', h1.dueAt);
   const requestAt = annual.officeEscalationAt + DAY;

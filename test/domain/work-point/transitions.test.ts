@@ -10,6 +10,7 @@ import * as actions from '../../../domain/work-point/office-actions';
 import * as rules from '../../../domain/work-point/office-action-rules';
 import { actionResult, buildResult, buildStatus, obligationSnapshot } from '../../../domain/work-point/status';
 import { acceptReport, judgeReport, requestExtension } from '../../../domain/work-point/unit-messages';
+import { tenDayPeriod } from '../../helpers/schedule';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -22,19 +23,7 @@ const LEAD = { id: 'lead', name: '牵头办' };
 const OFFICE = { id: 'office', name: '依法治区办' };
 
 function schedule(): CycleSchedule {
-  const period = (id: string, label: string, opensAt: number) => {
-    const dueAt = opensAt + 10 * DAY;
-    return {
-      id,
-      label,
-      opensAt,
-      dueAt,
-      reminderAt: dueAt - 2 * DAY,
-      overdueNoticeAt: dueAt,
-      leadEscalationAt: dueAt + 2 * DAY,
-      officeEscalationAt: dueAt + 4 * DAY,
-    };
-  };
+  const period = tenDayPeriod;
   const h1 = period('H1', '上半年', T0);
   const annual = period('annual', '全年', h1.dueAt);
   const requestAt = annual.officeEscalationAt + DAY;
